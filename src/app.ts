@@ -1,0 +1,101 @@
+// createApp(): the Express app with its session middleware, routes and error handler. Knows no cluster and
+// never listens, so tests can run it in one process with any express-session store.
+import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
+import session, { type Store } from 'express-session';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** When this visitor was first seen, ms since the epoch; its presence is what makes a visit a "return". */
+    firstVisitAt: number;
+  }
+}
+
+export interface AppOptions {
+  store: Store;
+  /** The first signs the cookie, all verify: put the new secret first to rotate. */
+  secrets: string[];
+  /** Shown in responses: which worker answered. */
+  workerId: number | string;
+  /** Session lifetime: the cookie's max age, and the store's expiry, in ms. @default 86_400_000 */
+  sessionMaxAgeMs?: number;
+  /** Send the cookie over HTTPS only. @default false */
+  secureCookie?: boolean;
+  /** Session cookie name; not the default "connect.sid", which tells attackers the stack. @default "ecs.sid" */
+  cookieName?: string;
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(
+    session({
+      store: options.store,
+      secret: options.secrets,
+      name: options.cookieName ?? 'ecs.sid',
+      resave: false,
+      saveUninitialized: false,
+      cookie: {
+        maxAge: options.sessionMaxAgeMs ?? 86_400_000,
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: options.secureCookie ?? false,
+      },
+    }),
+  );
+
+  app.get('/hello', (req, res) => {
+    const session = sessionOf(req);
+    const returning = session.firstVisitAt !== undefined;
+    // A first visit writes the session (a `set`); a return only reads it, and express-session `touch`es it.
+    session.firstVisitAt ??= Date.now();
+    res.json({
+      msg: `${returning ? 'Hello again' : 'Hello'} from worker ${options.workerId}`,
+      worker: options.workerId,
+      pid: process.pid,
+      sessionAgeS: Math.round((Date.now() - session.firstVisitAt) / 1000),
+    });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use(errorHandler);
+  return app;
+}
+
+/** The request's session; express-session leaves none while its store is disconnected. */
+function sessionOf(req: Request): NonNullable<Request['session']> {
+  if (req.session === undefined) throw new SessionUnavailableError();
+  return req.session;
+}
+
+class SessionUnavailableError extends Error {
+  readonly statusCode = 503;
+  constructor() {
+    super('session store unavailable');
+  }
+}
+
+const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+  const status = statusOf(error);
+  if (status >= 500 && status !== 503) console.error('request failed:', error);
+  // express-session reports a failed save after the response is under way: nothing left to answer.
+  if (res.headersSent) return;
+  if (status === 503) res.setHeader('Retry-After', '1');
+  res.status(status).json({ error: messageFor(status, error) });
+};
+
+function statusOf(error: unknown): number {
+  const candidate = (error as { statusCode?: unknown; status?: unknown } | null) ?? {};
+  const status = candidate.statusCode ?? candidate.status;
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500;
+}
+
+function messageFor(status: number, error: unknown): string {
+  if (status === 503) return 'session store unavailable, try again shortly';
+  if (status < 500 && (error as { expose?: unknown }).expose === true) return (error as Error).message;
+  return status < 500 ? 'bad request' : 'internal error';
+}

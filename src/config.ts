@@ -1,0 +1,96 @@
+// The one reader of the environment: parses and validates every setting, for the primary and the workers alike.
+import os from 'node:os';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  port: number;
+  webConcurrency: number;
+  /** First signs new cookies, all verify (rotation). Empty in development until the primary generates one. */
+  sessionSecrets: string[];
+  sessionMaxAgeMs: number;
+  sessionMaxSessions: number;
+  sessionMaxBytes: number;
+  storeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (environment variables):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the settings from `env`; throws one ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = new Reader(env, problems);
+  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const config: Config = {
+    nodeEnv,
+    port: read.integer('PORT', 3000, 0, 65535),
+    webConcurrency: read.integer('WEB_CONCURRENCY', os.availableParallelism(), 1, 1024),
+    sessionSecrets: read.list('SESSION_SECRET'),
+    sessionMaxAgeMs: read.integer('SESSION_MAX_AGE_S', 86_400, 1, 400 * 86_400) * 1000,
+    sessionMaxSessions: read.integer('SESSION_MAX_SESSIONS', 100_000, 1, 100_000_000),
+    sessionMaxBytes: read.integer('SESSION_MAX_BYTES', 16_384, 256, 16 * 1024 * 1024),
+    storeTimeoutMs: read.integer('SESSION_STORE_TIMEOUT_MS', 5000, 1, 600_000),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 1, 600_000),
+  };
+  if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
+    problems.push(
+      'SESSION_SECRET is required when NODE_ENV=production: set it to a long random string ' +
+        '(a comma-separated list rotates secrets: the first signs, all verify)',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** For entry points: the configuration, or the problems printed to stderr and exit code 1 (no stack trace). */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+    this.problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, accepted: readonly T[], fallback: T): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if ((accepted as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${accepted.join(', ')}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+
+  list(name: string): string[] {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return [];
+    const items = raw.split(',').map((item) => item.trim());
+    if (items.every((item) => item.length > 0)) return items;
+    this.problems.push(`${name} must be a comma-separated list of non-empty secrets, got an empty entry`);
+    return [];
+  }
+}

@@ -1,0 +1,147 @@
+// Worker side: queues store requests, sends those of one event-loop turn as one message, matches replies,
+// fails a call after `timeoutMs` or at once when the channel is closed, and reports availability.
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { ErrorCode, fromWireError, StoreError, type Op, type Reply } from './protocol.js';
+
+/** How requests reach the host: cluster IPC in a worker, a direct call in the primary. */
+export interface Transport {
+  readonly connected: boolean;
+  send(requests: unknown[], onError: (error: Error) => void): void;
+}
+
+export type Callback = (error: StoreError | null, value?: unknown) => void;
+
+interface Pending {
+  op: Op;
+  deadline: number;
+  callback: Callback;
+}
+
+const probeIntervalMs = 1000;
+
+/**
+ * Emits `disconnect` when a call times out or the channel closes, and `connect` when the host answers again
+ * (express-session skips sessions in between). While unavailable it pings the host to find out.
+ */
+export class StoreClient extends EventEmitter {
+  readonly #transport: Transport;
+  readonly #timeoutMs: number;
+  readonly #pending = new Map<number, Pending>();
+  #queue: unknown[] = [];
+  #nextId = 1;
+  #flushScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #prober: NodeJS.Timeout | undefined;
+  #available = true;
+
+  constructor(transport: Transport, timeoutMs: number) {
+    super();
+    this.#transport = transport;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  get available(): boolean {
+    return this.#available;
+  }
+
+  call(op: Op, args: unknown[], callback: Callback): void {
+    if (!this.#transport.connected) {
+      process.nextTick(callback, closedError(op));
+      return;
+    }
+    const id = this.#nextId++;
+    // All calls share one timeout, so insertion order is deadline order: one timer serves them all.
+    this.#pending.set(id, { op, deadline: performance.now() + this.#timeoutMs, callback });
+    this.#queue.push([id, op, ...args]);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+    this.#timer ??= setTimeout(this.#expire, this.#timeoutMs);
+  }
+
+  /** Delivers a batch of replies from the host. */
+  receive(replies: readonly Reply[]): void {
+    for (const reply of replies) {
+      const pending = Array.isArray(reply) ? this.#pending.get(reply[0]) : undefined;
+      if (pending === undefined) continue; // late answer to a call that already timed out
+      this.#pending.delete(reply[0]);
+      const error = reply[1];
+      pending.callback(error ? fromWireError(error) : null, reply[2]);
+    }
+    if (!this.#available) this.#setAvailable(true);
+  }
+
+  /** The channel to the host is gone for good: fail everything now and from now on. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#failAll((op) => closedError(op));
+    this.#setAvailable(false);
+    clearInterval(this.#prober);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const requests = this.#queue;
+    this.#queue = [];
+    if (!this.#transport.connected) {
+      this.close();
+      return;
+    }
+    this.#transport.send(requests, () => this.close());
+  };
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    const due: Pending[] = [];
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline > now) {
+        this.#timer = setTimeout(this.#expire, pending.deadline - now);
+        break;
+      }
+      this.#pending.delete(id);
+      due.push(pending);
+    }
+    if (due.length === 0) return;
+    if (due.some((pending) => pending.op !== 'ping')) this.#setAvailable(false);
+    for (const pending of due) pending.callback(timeoutError(pending.op, this.#timeoutMs));
+  };
+
+  #failAll(errorFor: (op: Op) => StoreError): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const pending of all) pending.callback(errorFor(pending.op));
+  }
+
+  #setAvailable(available: boolean): void {
+    if (available === this.#available) return;
+    this.#available = available;
+    if (available) {
+      clearInterval(this.#prober);
+      this.#prober = undefined;
+      this.emit('connect');
+      return;
+    }
+    this.emit('disconnect');
+    if (this.#transport.connected) {
+      this.#prober = setInterval(() => this.call('ping', [], () => {}), probeIntervalMs);
+      this.#prober.unref();
+    }
+  }
+}
+
+function timeoutError(op: Op, timeoutMs: number): StoreError {
+  return new StoreError(
+    ErrorCode.timeout,
+    `session store: ${op} got no answer from the primary within ${timeoutMs} ms (timeoutMs); ` +
+      'is ClusterStore.setup() called in the primary, and is the primary responsive?',
+  );
+}
+
+function closedError(op: Op): StoreError {
+  return new StoreError(ErrorCode.closed, `session store: cannot ${op}, the IPC channel to the primary is closed`);
+}

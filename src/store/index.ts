@@ -1,0 +1,141 @@
+// Public face of the store: `ClusterStore.setup()` in the primary hosts the sessions; `new ClusterStore()`
+// in each worker is an express-session store that reaches them over the cluster's IPC channel.
+import cluster from 'node:cluster';
+import { Store, type SessionData } from 'express-session';
+import { StoreClient, type Callback, type Transport } from './client.js';
+import { StoreHost, type StoreHostOptions } from './host.js';
+import { isReplyBatch, TAG, type Op, type RequestBatch } from './protocol.js';
+import { integerOption } from './options.js';
+
+export { StoreError, ErrorCode } from './protocol.js';
+export type { StoreHostOptions } from './host.js';
+
+export interface ClusterStoreOptions {
+  /** How long a call waits for the primary before failing with ERR_SESSION_STORE_TIMEOUT, in ms. @default 5000 */
+  timeoutMs?: number;
+}
+
+type SessionCallback = (error: unknown, session?: SessionData | null) => void;
+type ErrorCallback = (error?: unknown) => void;
+
+let host: StoreHost | undefined;
+
+export class ClusterStore extends Store {
+  readonly #client: StoreClient;
+
+  /**
+   * Starts the session host in the primary, once; later calls return the same host. In a worker it does nothing
+   * and returns undefined, so one code path can call it in every process.
+   */
+  static setup(options?: StoreHostOptions): StoreHost | undefined {
+    if (!cluster.isPrimary) return undefined;
+    if (host === undefined) {
+      host = new StoreHost(options);
+      host.attach(cluster);
+    }
+    return host;
+  }
+
+  constructor(options: ClusterStoreOptions = {}) {
+    super();
+    const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000);
+    const client = () => this.#client;
+    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client) : ipcTransport(client), timeoutMs);
+    this.#client.on('disconnect', () => this.emit('disconnect'));
+    this.#client.on('connect', () => this.emit('connect'));
+  }
+
+  override get(sid: string, callback: SessionCallback): void {
+    this.#call('get', [sid], callback, (json) => (json == null ? null : (JSON.parse(json as string) as SessionData)));
+  }
+
+  override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
+    this.#call('set', [sid, JSON.stringify(session), expiryOf(session)], callback);
+  }
+
+  override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
+    this.#call('touch', [sid, expiryOf(session)], callback);
+  }
+
+  override destroy(sid: string, callback?: ErrorCallback): void {
+    this.#call('destroy', [sid], callback);
+  }
+
+  override all(callback: (error: unknown, sessions?: Record<string, SessionData> | null) => void): void {
+    this.#call('all', [], callback, (pairs) => {
+      // Any string is a session id, "__proto__" included: build on a prototype-less object.
+      const sessions = Object.create(null) as Record<string, SessionData>;
+      for (const [sid, json] of pairs as [string, string][]) sessions[sid] = JSON.parse(json) as SessionData;
+      return sessions;
+    });
+  }
+
+  override length(callback: (error: unknown, length?: number) => void): void {
+    this.#call('length', [], callback, (length) => length as number);
+  }
+
+  override clear(callback?: ErrorCallback): void {
+    this.#call('clear', [], callback);
+  }
+
+  #call<T>(op: Op, args: unknown[], callback?: (error: unknown, value?: T) => void, decode?: (value: unknown) => T): void {
+    const done: Callback = (error, value) => {
+      if (callback === undefined) return;
+      if (error !== null || decode === undefined) {
+        callback(error);
+        return;
+      }
+      let decoded: T;
+      try {
+        decoded = decode(value);
+      } catch (decodeError) {
+        callback(decodeError);
+        return;
+      }
+      callback(null, decoded);
+    };
+    this.#client.call(op, args, done);
+  }
+}
+
+/** express-session rebuilds `cookie.expires` as a Date; after JSON it may be a string. No expiry: null. */
+function expiryOf(session: SessionData): number | null {
+  const expires: unknown = session.cookie?.expires;
+  const time = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
+  return Number.isFinite(time) ? time : null;
+}
+
+let channels = 0;
+
+function ipcTransport(client: () => StoreClient): Transport {
+  // Several stores may share one process: each marks its batches, and takes only the replies marked for it.
+  const channel = ++channels;
+  process.on('message', (message: unknown) => {
+    if (isReplyBatch(message) && message.c === channel) client().receive(message.r);
+  });
+  process.once('disconnect', () => client().close());
+  return {
+    get connected() {
+      return process.connected === true;
+    },
+    send(requests, onError) {
+      const batch: RequestBatch = { tag: TAG, c: channel, q: requests };
+      process.send?.(batch, undefined, {}, (error) => {
+        if (error) onError(error);
+      });
+    },
+  };
+}
+
+/** In the primary itself (no worker), the store talks to the host directly, still asynchronously. */
+function localTransport(client: () => StoreClient): Transport {
+  return {
+    connected: true,
+    send(requests) {
+      const local = ClusterStore.setup() as StoreHost;
+      // Round-trip through JSON like IPC would, so callers never share objects with the table.
+      const replies = local.handle(JSON.parse(JSON.stringify(requests)) as unknown[]);
+      setImmediate(() => client().receive(replies));
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// The message protocol between ClusterStore (workers) and the store host (primary): tagged batches of
+// request tuples one way, reply tuples the other; errors travel as plain { name, message, code }.
+
+/** Every store message carries this tag; anything else on the IPC channel belongs to someone else. */
+export const TAG = 'express-cluster-sessions:store@1';
+
+export type Op = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear' | 'ping';
+
+/** A request as it travels: [requestId, op, ...arguments]. */
+export type Request =
+  | [id: number, op: 'get' | 'destroy', sid: string]
+  | [id: number, op: 'set', sid: string, json: string, expiresAt: number | null]
+  | [id: number, op: 'touch', sid: string, expiresAt: number | null]
+  | [id: number, op: 'all' | 'length' | 'clear' | 'ping'];
+
+/** A reply: [requestId, error or null, value]. */
+export type Reply = [id: number, error: WireError | null, value?: unknown];
+
+export interface WireError {
+  name: string;
+  message: string;
+  code: string;
+}
+
+/** A worker's requests of one event-loop turn; `c` tells apart the stores of one process, and comes back. */
+export interface RequestBatch {
+  tag: typeof TAG;
+  c: unknown;
+  q: unknown[];
+}
+
+export interface ReplyBatch {
+  tag: typeof TAG;
+  c: unknown;
+  r: Reply[];
+}
+
+export const ErrorCode = {
+  timeout: 'ERR_SESSION_STORE_TIMEOUT',
+  closed: 'ERR_SESSION_STORE_CLOSED',
+  badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
+  tooLarge: 'ERR_SESSION_TOO_LARGE',
+  internal: 'ERR_SESSION_STORE_INTERNAL',
+} as const;
+
+/** Codes that mean "the store cannot be reached right now": HTTP 503, try again. */
+const unavailableCodes: ReadonlySet<string> = new Set([ErrorCode.timeout, ErrorCode.closed]);
+
+/** An error raised by the store, on either side of the channel. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  readonly code: string;
+  /** 503 when the store is unreachable, 500 otherwise: error handlers can answer with it. */
+  readonly statusCode: number;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.statusCode = unavailableCodes.has(code) ? 503 : 500;
+  }
+}
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof StoreError) return { name: error.name, message: error.message, code: error.code };
+  return { name: 'StoreError', message: 'session store host failed on this request', code: ErrorCode.internal };
+}
+
+export function fromWireError(wire: WireError): StoreError {
+  return new StoreError(String(wire.code), String(wire.message));
+}
+
+export function isRequestBatch(message: unknown): message is RequestBatch {
+  return isTagged(message) && Array.isArray((message as { q?: unknown }).q);
+}
+
+export function isReplyBatch(message: unknown): message is ReplyBatch {
+  return isTagged(message) && Array.isArray((message as { r?: unknown }).r);
+}
+
+function isTagged(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === TAG;
+}
+
+export interface RequestLimits {
+  maxIdLength: number;
+}
+
+/**
+ * Checks one request tuple from a worker. Returns the request, or the error to answer with
+ * (id is null when the request has no usable id, so there is no one to answer).
+ */
+export function parseRequest(raw: unknown, limits: RequestLimits): Request | { id: number | null; error: StoreError } {
+  if (!Array.isArray(raw) || !Number.isSafeInteger(raw[0])) {
+    return { id: null, error: badRequest('a request must be [id, op, ...args] with an integer id') };
+  }
+  const id = raw[0] as number;
+  const op: unknown = raw[1];
+  const fail = (why: string) => ({ id, error: badRequest(`${String(op)}: ${why}`) });
+  switch (op) {
+    case 'all':
+    case 'length':
+    case 'clear':
+    case 'ping':
+      return raw.length === 2 ? [id, op] : fail('takes no arguments');
+    case 'get':
+    case 'destroy':
+      return raw.length === 3 && isSid(raw[2], limits) ? [id, op, raw[2]] : fail(sidRule(limits));
+    case 'touch':
+      if (raw.length !== 4 || !isSid(raw[2], limits)) return fail(sidRule(limits));
+      return isExpiry(raw[3]) ? [id, op, raw[2], raw[3]] : fail('expiresAt must be a finite number or null');
+    case 'set':
+      if (raw.length !== 5 || !isSid(raw[2], limits)) return fail(sidRule(limits));
+      if (typeof raw[3] !== 'string') return fail('the session must be a JSON string');
+      return isExpiry(raw[4]) ? [id, op, raw[2], raw[3], raw[4]] : fail('expiresAt must be a finite number or null');
+    default:
+      return { id, error: badRequest(`unknown op ${JSON.stringify(op) ?? String(op)}`) };
+  }
+}
+
+function isSid(value: unknown, limits: RequestLimits): value is string {
+  return typeof value === 'string' && value.length <= limits.maxIdLength;
+}
+
+function isExpiry(value: unknown): value is number | null {
+  return value === null || (typeof value === 'number' && Number.isFinite(value));
+}
+
+function sidRule(limits: RequestLimits): string {
+  return `the session id must be a string of at most ${limits.maxIdLength} characters`;
+}
+
+function badRequest(message: string): StoreError {
+  return new StoreError(ErrorCode.badRequest, `malformed store request: ${message}`);
+}

@@ -1,0 +1,158 @@
+// The sessions themselves, held by the host in the primary: a Map of id → JSON string with expiry,
+// a least-recently-used bound on the count and a bound on each session's size. No I/O, no cluster.
+import { ErrorCode, StoreError } from './protocol.js';
+import { integerOption } from './options.js';
+
+export interface SessionTableOptions {
+  /** Most sessions held at once; beyond it the least recently used are evicted. @default 100_000 */
+  maxSessions?: number;
+  /** Largest session accepted, in bytes of JSON; a larger `set` fails, other sessions are unaffected. @default 16_384 */
+  maxSessionBytes?: number;
+  /** Lifetime of a session whose cookie has no expiry (a browser-session cookie), in ms. @default 86_400_000 */
+  defaultTtlMs?: number;
+  /** How often expired sessions are swept from memory, in ms. @default 60_000 */
+  sweepIntervalMs?: number;
+}
+
+const defaults = {
+  maxSessions: 100_000,
+  maxSessionBytes: 16_384,
+  defaultTtlMs: 86_400_000,
+  sweepIntervalMs: 60_000,
+};
+
+class Entry {
+  constructor(
+    public json: string,
+    public expiresAt: number,
+  ) {}
+}
+
+export class SessionTable {
+  readonly maxSessions: number;
+  readonly maxSessionBytes: number;
+  readonly defaultTtlMs: number;
+  readonly sweepIntervalMs: number;
+  // Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
+  readonly #sessions = new Map<string, Entry>();
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: SessionTableOptions = {}) {
+    this.maxSessions = integerOption('maxSessions', options.maxSessions, defaults.maxSessions);
+    this.maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaults.maxSessionBytes);
+    this.defaultTtlMs = integerOption('defaultTtlMs', options.defaultTtlMs, defaults.defaultTtlMs);
+    this.sweepIntervalMs = integerOption('sweepIntervalMs', options.sweepIntervalMs, defaults.sweepIntervalMs);
+  }
+
+  /** Sessions held, expired ones not yet swept included. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get(sid: string): string | null {
+    const entry = this.#live(sid);
+    if (entry === undefined) return null;
+    this.#markUsed(sid, entry);
+    return entry.json;
+  }
+
+  set(sid: string, json: string, expiresAt: number | null): void {
+    this.#checkSize(sid, json);
+    const expiry = this.#expiry(expiresAt);
+    if (expiry <= Date.now()) {
+      // A session saved already expired is a logout in all but name.
+      this.#sessions.delete(sid);
+      return;
+    }
+    this.#sessions.delete(sid);
+    this.#sessions.set(sid, new Entry(json, expiry));
+    if (this.#sessions.size > this.maxSessions) this.#evictOldest();
+  }
+
+  /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
+  touch(sid: string, expiresAt: number | null): void {
+    const entry = this.#live(sid);
+    if (entry === undefined) return;
+    entry.expiresAt = this.#expiry(expiresAt);
+    if (entry.expiresAt <= Date.now()) this.#sessions.delete(sid);
+    else this.#markUsed(sid, entry);
+  }
+
+  destroy(sid: string): void {
+    this.#sessions.delete(sid);
+  }
+
+  /** Every live session as [id, json] pairs, least recently used first. */
+  all(): [string, string][] {
+    this.sweep();
+    return Array.from(this.#sessions, ([sid, entry]) => [sid, entry.json]);
+  }
+
+  length(): number {
+    this.sweep();
+    return this.#sessions.size;
+  }
+
+  clear(): void {
+    this.#sessions.clear();
+  }
+
+  /** Drops every expired session; returns how many went. */
+  sweep(): number {
+    const now = Date.now();
+    let removed = 0;
+    for (const [sid, entry] of this.#sessions) {
+      if (entry.expiresAt <= now) {
+        this.#sessions.delete(sid);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Sweeps every `sweepIntervalMs` until `stopSweeping()`; the timer never keeps the process alive. */
+  startSweeping(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => this.sweep(), this.sweepIntervalMs);
+    this.#sweeper.unref();
+  }
+
+  stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #live(sid: string): Entry | undefined {
+    const entry = this.#sessions.get(sid);
+    if (entry === undefined || entry.expiresAt > Date.now()) return entry;
+    this.#sessions.delete(sid);
+    return undefined;
+  }
+
+  #markUsed(sid: string, entry: Entry): void {
+    this.#sessions.delete(sid);
+    this.#sessions.set(sid, entry);
+  }
+
+  #evictOldest(): void {
+    for (const sid of this.#sessions.keys()) {
+      this.#sessions.delete(sid);
+      if (this.#sessions.size <= this.maxSessions) return;
+    }
+  }
+
+  #expiry(expiresAt: number | null): number {
+    return expiresAt ?? Date.now() + this.defaultTtlMs;
+  }
+
+  #checkSize(sid: string, json: string): void {
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit: count exactly only when it could matter.
+    if (json.length * 3 <= this.maxSessionBytes) return;
+    const bytes = Buffer.byteLength(json);
+    if (bytes <= this.maxSessionBytes) return;
+    throw new StoreError(
+      ErrorCode.tooLarge,
+      `session ${JSON.stringify(sid.slice(0, 8) + '…')} is ${bytes} bytes of JSON, over maxSessionBytes (${this.maxSessionBytes}); it was not saved`,
+    );
+  }
+}

@@ -1,0 +1,61 @@
+// Entry of each worker process: the app with a ClusterStore, listening on PORT; drains on the primary's word
+// or on SIGTERM/SIGINT: finishes what it serves, then leaves.
+import cluster from 'node:cluster';
+import http from 'node:http';
+import { createApp } from './app.js';
+import { loadConfigOrExit } from './config.js';
+import { EXIT_CONFIG, isDrainMessage } from './control.js';
+import { ClusterStore } from './store/index.js';
+
+/** Idle keep-alive connections get this long to send one more request before they are closed. */
+const drainGraceMs = 1000;
+
+function main(): void {
+  const worker = cluster.worker;
+  if (worker === undefined) throw new Error('src/worker.ts runs inside the cluster: start the app with `npm start`');
+  const config = loadConfigOrExit();
+  if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
+
+  const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs });
+  store.on('disconnect', () => log(worker.id, 'session store unreachable: answering 503 until it answers again'));
+  store.on('connect', () => log(worker.id, 'session store reachable again'));
+  const app = createApp({
+    store,
+    secrets: config.sessionSecrets,
+    workerId: worker.id,
+    sessionMaxAgeMs: config.sessionMaxAgeMs,
+    secureCookie: config.nodeEnv === 'production',
+  });
+
+  let draining = false;
+  const server = http.createServer((req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+    app(req, res);
+  });
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    const hint = error.code === 'EADDRINUSE' ? ': another program uses it; set PORT to a free port' : '';
+    log(worker.id, `cannot listen on PORT ${config.port} (${error.code ?? error.message})${hint}`);
+    process.exit(EXIT_CONFIG);
+  });
+  server.listen(config.port);
+
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    log(worker.id, 'draining: no new connections, finishing requests in flight');
+    server.close(() => worker.disconnect());
+    setTimeout(() => server.closeIdleConnections(), drainGraceMs).unref();
+  };
+  process.on('message', (message) => {
+    if (isDrainMessage(message)) drain();
+  });
+  // Ctrl-C reaches the whole process group: drain like the primary asks, do not die mid-request.
+  process.on('SIGTERM', drain);
+  process.on('SIGINT', drain);
+}
+
+function log(workerId: number, message: string): void {
+  console.log(`[worker ${workerId}] ${message}`);
+}
+
+main();
