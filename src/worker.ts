@@ -17,7 +17,10 @@ function main(): void {
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
 
   const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs });
-  store.on('disconnect', () => log(worker.id, 'session store unreachable: answering 503 until it answers again'));
+  let draining = false;
+  store.on('disconnect', () => {
+    if (!draining) log(worker.id, 'session store unreachable: answering 503 until it answers again');
+  });
   store.on('connect', () => log(worker.id, 'session store reachable again'));
   const app = createApp({
     store,
@@ -27,7 +30,6 @@ function main(): void {
     secureCookie: config.nodeEnv === 'production',
   });
 
-  let draining = false;
   const server = http.createServer((req, res) => {
     if (draining) res.setHeader('Connection', 'close');
     app(req, res);

@@ -58,7 +58,7 @@ export class StoreClient extends EventEmitter {
       this.#flushScheduled = true;
       setImmediate(this.#flush);
     }
-    this.#timer ??= setTimeout(this.#expire, this.#timeoutMs);
+    this.#timer ??= this.#arm(this.#timeoutMs);
   }
 
   /** Delivers a batch of replies from the host. */
@@ -100,7 +100,7 @@ export class StoreClient extends EventEmitter {
     const due: Pending[] = [];
     for (const [id, pending] of this.#pending) {
       if (pending.deadline > now) {
-        this.#timer = setTimeout(this.#expire, pending.deadline - now);
+        this.#timer = this.#arm(pending.deadline - now);
         break;
       }
       this.#pending.delete(id);
@@ -110,6 +110,11 @@ export class StoreClient extends EventEmitter {
     if (due.some((pending) => pending.op !== 'ping')) this.#setAvailable(false);
     for (const pending of due) pending.callback(timeoutError(pending.op, this.#timeoutMs));
   };
+
+  #arm(delayMs: number): NodeJS.Timeout {
+    // The timer only bounds calls; it must not keep a process alive that has nothing else to do.
+    return setTimeout(this.#expire, delayMs).unref();
+  }
 
   #failAll(errorFor: (op: Op) => StoreError): void {
     const all = [...this.#pending.values()];

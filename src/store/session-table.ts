@@ -84,8 +84,13 @@ export class SessionTable {
 
   /** Every live session as [id, json] pairs, least recently used first. */
   all(): [string, string][] {
-    this.sweep();
-    return Array.from(this.#sessions, ([sid, entry]) => [sid, entry.json]);
+    return Array.from(this.entries(), ([sid, json]) => [sid, json]);
+  }
+
+  /** Every live session with its expiry (ms since the epoch), least recently used first. */
+  *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
+    const now = Date.now();
+    for (const [sid, entry] of this.#sessions) if (entry.expiresAt > now) yield [sid, entry.json, entry.expiresAt];
   }
 
   length(): number {

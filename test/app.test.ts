@@ -1,0 +1,96 @@
+// createApp in one process: the /hello behaviour, cookies, errors. The store is a ClusterStore in this process
+// (no workers: it talks to the host directly), or a store made to fail.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import session from 'express-session';
+import { createApp, type AppOptions } from '../src/app.js';
+import { ClusterStore } from '../src/store/index.js';
+import { StoreError, ErrorCode } from '../src/store/protocol.js';
+import { CookieJar, listen, request } from './helpers/http.js';
+
+const secrets = ['test-secret-new', 'test-secret-old'];
+
+function app(options: Partial<AppOptions> = {}) {
+  return createApp({ store: new ClusterStore(), secrets, workerId: 7, ...options });
+}
+
+test('GET /hello: first visit says Hello, later visits with the cookie say Hello again', async (t) => {
+  const url = await listen(t, app());
+  const jar = new CookieJar();
+  const first = await jar.get(`${url}/hello`);
+  assert.equal(first.status, 200);
+  assert.equal(first.json.msg, 'Hello from worker 7');
+  assert.match(jar.cookie ?? '', /^ecs\.sid=s%3A/);
+  for (let i = 0; i < 3; i++) assert.equal((await jar.get(`${url}/hello`)).json.msg, 'Hello again from worker 7');
+});
+
+test('GET /hello: the session cookie is httpOnly, SameSite=Lax, with a max age, not named connect.sid', async (t) => {
+  const url = await listen(t, app({ sessionMaxAgeMs: 3_600_000 }));
+  const setCookie = (await request(`${url}/hello`)).headers['set-cookie']?.[0] ?? '';
+  assert.match(setCookie, /^ecs\.sid=/);
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Lax/);
+  const expires = Date.parse(/Expires=([^;]+)/.exec(setCookie)?.[1] ?? '');
+  assert.ok(Math.abs(expires - (Date.now() + 3_600_000)) < 60_000, 'expires about an hour from now');
+});
+
+test('GET /hello: a forged or garbage cookie gets a fresh session', async (t) => {
+  const url = await listen(t, app());
+  const jar = new CookieJar();
+  await jar.get(`${url}/hello`);
+  const sid = decodeURIComponent(jar.cookie!.slice('ecs.sid='.length)).slice(2).split('.')[0];
+  const forged = `ecs.sid=${encodeURIComponent(`s:${sid}.forgedsignature`)}`;
+  for (const cookie of [forged, `ecs.sid=${sid}`, 'ecs.sid=%%%garbage', `ecs.sid=${'x'.repeat(4000)}`]) {
+    const response = await request(`${url}/hello`, { cookie });
+    assert.equal(response.status, 200, cookie.slice(0, 40));
+    assert.equal(response.json.msg, 'Hello from worker 7', `${cookie.slice(0, 40)}… is not the session`);
+  }
+});
+
+test('GET /hello: a cookie signed with an older secret of the list still verifies (rotation)', async (t) => {
+  const oldApp = await listen(t, app({ secrets: ['test-secret-old'] }));
+  const jar = new CookieJar();
+  await jar.get(`${oldApp}/hello`);
+  const rotated = await listen(t, app({ secrets }));
+  assert.equal((await jar.get(`${rotated}/hello`)).json.msg, 'Hello again from worker 7');
+});
+
+test('GET /healthz answers 200 without touching the session store', async (t) => {
+  const url = await listen(t, app({ store: failingStore() }));
+  const response = await request(`${url}/healthz`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers['set-cookie'], undefined);
+});
+
+test('errors: an unreachable store answers 503 JSON with Retry-After', async (t) => {
+  const url = await listen(t, app({ store: failingStore() }));
+  const jar = new CookieJar();
+  assert.equal((await jar.get(`${url}/hello`)).status, 200, 'a first visit saves without reading');
+  const response = await jar.get(`${url}/hello`);
+  assert.equal(response.status, 503);
+  assert.equal(response.headers['retry-after'], '1');
+  assert.deepEqual(response.json, { error: 'session store unavailable, try again shortly' });
+});
+
+test('errors: while the store reports disconnect, /hello answers 503 instead of a sessionless page', async (t) => {
+  const store = new session.MemoryStore();
+  const url = await listen(t, app({ store }));
+  store.emit('disconnect');
+  assert.equal((await request(`${url}/hello`)).status, 503);
+  store.emit('connect');
+  assert.equal((await request(`${url}/hello`)).status, 200);
+});
+
+test('errors: unknown paths answer 404 JSON and no X-Powered-By header', async (t) => {
+  const url = await listen(t, app());
+  const response = await request(`${url}/nope`);
+  assert.equal(response.status, 404);
+  assert.deepEqual(response.json, { error: 'not found' });
+  assert.equal(response.headers['x-powered-by'], undefined);
+});
+
+function failingStore(): session.Store {
+  const store = new session.MemoryStore();
+  store.get = (_sid, callback) => setImmediate(() => callback(new StoreError(ErrorCode.timeout, 'no answer')));
+  return store;
+}

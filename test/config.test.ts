@@ -1,0 +1,55 @@
+// loadConfig: defaults, parsing, and the exact messages a bad environment gets.
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+test('loadConfig: an empty environment gives the documented defaults', () => {
+  const config = loadConfig({});
+  assert.deepEqual(config, {
+    nodeEnv: 'development',
+    port: 3000,
+    webConcurrency: os.availableParallelism(),
+    sessionSecrets: [],
+    sessionMaxAgeMs: 86_400_000,
+    sessionMaxSessions: 100_000,
+    sessionMaxBytes: 16_384,
+    storeTimeoutMs: 5000,
+    shutdownTimeoutMs: 10_000,
+  });
+});
+
+test('loadConfig: SESSION_SECRET is a comma-separated list, first signs', () => {
+  assert.deepEqual(loadConfig({ SESSION_SECRET: 'new-one, old-one' }).sessionSecrets, ['new-one', 'old-one']);
+});
+
+test('loadConfig: PORT=0 is valid (a free port), not replaced by the default', () => {
+  assert.equal(loadConfig({ PORT: '0' }).port, 0);
+});
+
+test('loadConfig: every bad variable is listed in one error, with what it accepts and what it got', () => {
+  assert.throws(
+    () => loadConfig({ PORT: '80a', WEB_CONCURRENCY: '0', NODE_ENV: 'prod', SESSION_MAX_AGE_S: '-5', SESSION_SECRET: 'a,,b' }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'NODE_ENV must be one of development, production, test, got "prod"',
+        'PORT must be an integer from 0 to 65535, got "80a"',
+        'WEB_CONCURRENCY must be an integer from 1 to 1024, got "0"',
+        'SESSION_SECRET must be a comma-separated list of non-empty secrets, got an empty entry',
+        'SESSION_MAX_AGE_S must be an integer from 1 to 34560000, got "-5"',
+      ]);
+      assert.match(error.message, /^Invalid configuration \(environment variables\):\n {2}- NODE_ENV/);
+      return true;
+    },
+  );
+});
+
+test('loadConfig: production without SESSION_SECRET is refused, naming SESSION_SECRET', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), {
+    problems: [
+      'SESSION_SECRET is required when NODE_ENV=production: set it to a long random string (a comma-separated list rotates secrets: the first signs, all verify)',
+    ],
+  });
+  assert.deepEqual(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's3cret' }).sessionSecrets, ['s3cret']);
+});

@@ -1,0 +1,77 @@
+// The real app, started as `npm start` starts it, with 2 workers on a free port: sessions across workers,
+// a killed worker replaced with the sessions intact, configuration errors, and a clean SIGTERM.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { CookieJar, request } from './helpers/http.js';
+import { isAlive, startApp, type AppProcess } from './helpers/app-process.js';
+
+let app: AppProcess;
+const cleanups: (() => unknown)[] = [];
+const jar = new CookieJar();
+
+before(async () => {
+  app = await startApp((fn) => cleanups.push(fn));
+});
+after(() => cleanups.forEach((fn) => fn()));
+
+test('npm start: the first /hello says Hello, the next ones Hello again, from at least 2 workers', async () => {
+  const first = await jar.get(`${app.url}/hello`);
+  assert.match(String(first.json.msg), /^Hello from worker \d+$/);
+  const workers = new Set([first.json.worker]);
+  for (let i = 0; i < 9; i++) {
+    const again = await jar.get(`${app.url}/hello`);
+    assert.match(String(again.json.msg), /^Hello again from worker \d+$/);
+    workers.add(again.json.worker);
+  }
+  assert.ok(workers.size >= 2, `one session served by workers ${[...workers].join(', ')}`);
+});
+
+test('npm start: a worker killed with SIGKILL is replaced and the sessions survive', async () => {
+  const { pid, worker } = (await jar.get(`${app.url}/hello`)).json as { pid: number; worker: number };
+  const from = app.lines.length;
+  process.kill(pid, 'SIGKILL');
+  await app.waitForLine(new RegExp(`worker ${worker} \\(pid ${pid}\\) exited \\(SIGKILL\\)`), 10_000, from);
+  const replacement = await app.waitForLine(/worker (\d+) \(pid (\d+)\) listening/, 30_000, from);
+  assert.notEqual(Number(replacement[1]), worker, 'a new worker took its place');
+
+  const answeredBy = new Set<number>();
+  for (let i = 0; i < 6; i++) {
+    const response = await jar.get(`${app.url}/hello`);
+    assert.match(String(response.json.msg), /^Hello again/, 'the session lives in the primary: it survived the worker');
+    answeredBy.add(response.json.pid as number);
+  }
+  assert.ok(!answeredBy.has(pid));
+  assert.ok(answeredBy.has(Number(replacement[2])), 'the replacement serves the same sessions');
+});
+
+test('npm start: SIGTERM drains the workers and exits 0, leaving no process behind', async () => {
+  const workerPids = app.lines.flatMap((line) => /\(pid (\d+)\) online/.exec(line)?.[1] ?? []).map(Number);
+  assert.ok(workerPids.length >= 3, 'two workers and the replacement were seen');
+  app.child.kill('SIGTERM');
+  assert.equal(await app.exited, 0);
+  assert.deepEqual(workerPids.filter(isAlive), [], 'no worker outlived the primary');
+  assert.ok(app.lines.some((line) => /SIGTERM: draining 2 workers/.test(line)));
+});
+
+test('npm start: NODE_ENV=production without SESSION_SECRET stops at once, naming SESSION_SECRET', async (t) => {
+  const started = await startApp((fn) => t.after(fn), { NODE_ENV: 'production', SESSION_SECRET: '' }, { waitForWorkers: false });
+  assert.equal(await started.exited, 1);
+  assert.match(started.lines.join('\n'), /SESSION_SECRET is required when NODE_ENV=production/);
+  assert.ok(!started.lines.some((line) => /online/.test(line)), 'no worker was forked');
+});
+
+test('npm start: a port in use stops the app with a message naming PORT instead of restarting forever', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const started = await startApp((fn) => t.after(fn), { PORT: String(port) }, { waitForWorkers: false });
+  assert.equal(await started.exited, 1);
+  assert.match(started.lines.join('\n'), new RegExp(`cannot listen on PORT ${port} \\(EADDRINUSE\\): another program uses it; set PORT to a free port`));
+});
+
+test('GET /healthz on the running cluster answers 200', async (t) => {
+  const started = await startApp((fn) => t.after(fn), { WEB_CONCURRENCY: '1' });
+  assert.equal((await request(`${started.url}/healthz`)).status, 200);
+});

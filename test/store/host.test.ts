@@ -1,0 +1,69 @@
+// StoreHost.handle: the dispatch of one batch, with well-formed and malformed requests.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StoreHost } from '../../src/store/host.js';
+import { ErrorCode } from '../../src/store/protocol.js';
+
+const future = () => Date.now() + 60_000;
+
+test('handle: answers each request of a batch in order, by id', () => {
+  const host = new StoreHost();
+  const replies = host.handle([
+    [1, 'set', 'a', '{"n":1}', future()],
+    [2, 'get', 'a'],
+    [3, 'length'],
+    [4, 'destroy', 'a'],
+    [5, 'get', 'a'],
+    [6, 'ping'],
+  ]);
+  assert.deepEqual(replies, [
+    [1, null, undefined],
+    [2, null, '{"n":1}'],
+    [3, null, 1],
+    [4, null, undefined],
+    [5, null, null],
+    [6, null, 'pong'],
+  ]);
+});
+
+test('handle: a malformed request gets an error reply and the rest of the batch is served', () => {
+  const host = new StoreHost({ maxIdLength: 64 });
+  const malformed: unknown[] = [
+    [1, 'get'],
+    [2, 'get', 42],
+    [3, 'get', 'x'.repeat(65)],
+    [4, 'set', 'a', { not: 'a string' }, null],
+    [5, 'set', 'a', '{}', 'tomorrow'],
+    [6, 'touch', 'a', Infinity],
+    [7, 'constructor', 'a'],
+    [8, '__proto__'],
+    [9, 'all', 'extra'],
+  ];
+  const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future()], [11, 'get', 'ok']]);
+  assert.equal(replies.length, 11);
+  for (const [id, error] of replies.slice(0, 9)) {
+    assert.equal(error?.code, ErrorCode.badRequest, `request ${id} is refused`);
+    assert.match(error.message, /^malformed store request: /);
+  }
+  assert.deepEqual(replies.slice(9), [
+    [10, null, undefined],
+    [11, null, '{}'],
+  ]);
+  assert.equal(host.table.size, 1, 'no malformed request stored anything');
+});
+
+test('handle: a request without a usable id is dropped, there is no one to answer', () => {
+  const host = new StoreHost();
+  const replies = host.handle([null, 'get', {}, ['1', 'get', 'a'], [1.5, 'ping'], [[], 'ping'], [7, 'ping']]);
+  assert.deepEqual(replies, [[7, null, 'pong']]);
+});
+
+test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other requests succeed', () => {
+  const host = new StoreHost({ maxSessionBytes: 256 });
+  const replies = host.handle([
+    [1, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future()],
+    [2, 'set', 'small', '{}', future()],
+  ]);
+  assert.equal(replies[0]?.[1]?.code, ErrorCode.tooLarge);
+  assert.deepEqual(replies[1], [2, null, undefined]);
+});

@@ -1,0 +1,147 @@
+// SessionTable on node:test's mock clock: expiry, sweep, touch, LRU eviction, size bound, hostile ids.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { SessionTable, type SessionTableOptions } from '../../src/store/session-table.js';
+import { ErrorCode } from '../../src/store/protocol.js';
+
+const start = 1_700_000_000_000;
+
+function tableOnMockClock(t: TestContext, options: SessionTableOptions = {}): SessionTable {
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: start });
+  const table = new SessionTable(options);
+  t.after(() => table.stopSweeping());
+  return table;
+}
+
+test('get: returns the JSON that was set, and null for an id never stored', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{"n":1}', start + 1000);
+  assert.equal(table.get('a'), '{"n":1}');
+  assert.equal(table.get('b'), null);
+});
+
+test('get: an unknown id creates nothing', (t) => {
+  const table = tableOnMockClock(t);
+  for (let i = 0; i < 100; i++) table.get(`probe-${i}`);
+  table.touch('probe-x', start + 1000);
+  assert.equal(table.size, 0);
+});
+
+test('expiry: a session is returned until cookie.expires and never after', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 1000);
+  t.mock.timers.tick(999);
+  assert.equal(table.get('a'), '{}');
+  t.mock.timers.tick(1);
+  assert.equal(table.get('a'), null);
+  assert.equal(table.size, 0, 'an expired session read is also dropped');
+});
+
+test('expiry: a session without cookie expiry lives defaultTtlMs', (t) => {
+  const table = tableOnMockClock(t, { defaultTtlMs: 5000 });
+  table.set('a', '{}', null);
+  t.mock.timers.tick(4999);
+  assert.equal(table.get('a'), '{}');
+  t.mock.timers.tick(1);
+  assert.equal(table.get('a'), null);
+});
+
+test('set: a session that is already expired is removed instead of stored', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 1000);
+  table.set('a', '{}', start - 1);
+  assert.equal(table.size, 0);
+});
+
+test('sweep: the timer removes expired sessions nobody reads again', (t) => {
+  const table = tableOnMockClock(t, { sweepIntervalMs: 60_000 });
+  table.startSweeping();
+  table.set('short', '{}', start + 10_000);
+  table.set('long', '{}', start + 600_000);
+  t.mock.timers.tick(59_999);
+  assert.equal(table.size, 2, 'nothing swept before the interval');
+  t.mock.timers.tick(1);
+  assert.equal(table.size, 1);
+  assert.equal(table.get('long'), '{}');
+});
+
+test('touch: moves expiry without rewriting the data', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{"cart":[1]}', start + 1000);
+  t.mock.timers.tick(900);
+  table.touch('a', start + 5000);
+  t.mock.timers.tick(4000);
+  assert.equal(table.get('a'), '{"cart":[1]}', 'alive at 4.9 s thanks to the touch');
+  t.mock.timers.tick(100);
+  assert.equal(table.get('a'), null);
+});
+
+test('touch: does not bring back an expired session', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 1000);
+  t.mock.timers.tick(1000);
+  table.touch('a', start + 60_000);
+  assert.equal(table.get('a'), null);
+});
+
+test('maxSessions: evicts the least recently used, not the oldest written', (t) => {
+  const table = tableOnMockClock(t, { maxSessions: 3 });
+  const later = start + 60_000;
+  table.set('a', '{}', later);
+  table.set('b', '{}', later);
+  table.set('c', '{}', later);
+  table.get('a'); // a is now the most recently used; b the least
+  table.touch('c', later);
+  table.set('d', '{}', later);
+  assert.equal(table.size, 3);
+  assert.equal(table.get('b'), null, 'b, least recently used, was evicted');
+  for (const sid of ['a', 'c', 'd']) assert.equal(table.get(sid), '{}', `${sid} kept`);
+});
+
+test('maxSessions: a burst of new sessions keeps the count at the bound', (t) => {
+  const table = tableOnMockClock(t, { maxSessions: 100 });
+  for (let i = 0; i < 10_000; i++) table.set(`s${i}`, '{}', start + 60_000);
+  assert.equal(table.size, 100);
+  assert.equal(table.get('s9999'), '{}');
+  assert.equal(table.get('s9899'), null);
+});
+
+test('maxSessionBytes: an oversize session is refused and the others are untouched', (t) => {
+  const table = tableOnMockClock(t, { maxSessionBytes: 1024 });
+  table.set('small', '{"a":1}', start + 1000);
+  table.set('big', '{"v":"x"}', start + 1000);
+  const oversize = JSON.stringify({ v: 'é'.repeat(600) }); // 600 characters, 1200+ bytes of UTF-8
+  assert.throws(() => table.set('big', oversize, start + 1000), { code: ErrorCode.tooLarge, message: /maxSessionBytes \(1024\)/ });
+  assert.equal(table.get('big'), '{"v":"x"}', 'the previous version survives');
+  assert.equal(table.get('small'), '{"a":1}');
+  table.set('ascii', JSON.stringify({ v: 'x'.repeat(1000) }), start + 1000); // 1010 bytes fits
+});
+
+test('hostile ids: __proto__, constructor and toString are ordinary ids', (t) => {
+  const table = tableOnMockClock(t);
+  const ids = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', ''];
+  for (const sid of ids) assert.equal(table.get(sid), null, `${sid} absent before set`);
+  ids.forEach((sid, i) => table.set(sid, `{"i":${i}}`, start + 1000));
+  ids.forEach((sid, i) => assert.equal(table.get(sid), `{"i":${i}}`));
+  assert.deepEqual(
+    table.all().map(([sid]) => sid),
+    ids,
+  );
+});
+
+test('all, length, clear: count and list live sessions only', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{"a":1}', start + 1000);
+  table.set('b', '{"b":1}', start + 5000);
+  t.mock.timers.tick(2000);
+  assert.equal(table.length(), 1);
+  assert.deepEqual(table.all(), [['b', '{"b":1}']]);
+  table.clear();
+  assert.equal(table.length(), 0);
+  assert.deepEqual(table.all(), []);
+});
+
+test('options: a bad value throws a TypeError naming the option', () => {
+  assert.throws(() => new SessionTable({ maxSessions: 0 }), { name: 'TypeError', message: '`maxSessions` option must be an integer >= 1, got 0' });
+  assert.throws(() => new SessionTable({ defaultTtlMs: 1.5 }), { name: 'TypeError', message: /`defaultTtlMs`/ });
+});
