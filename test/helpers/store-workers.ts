@@ -7,7 +7,7 @@ export type FixtureCommand = { fixture: 'command'; id: number } & (
   | { cmd: 'call'; op: string; args: unknown[]; timeoutMs?: number }
   | { cmd: 'many'; count: number; prefix: string }
   | { cmd: 'send-foreign'; messages: unknown[] }
-  | { cmd: 'foreign-seen' | 'events' | 'disconnect-then-get' }
+  | { cmd: 'foreign-seen' | 'events' | 'disconnect-then-get' | 'two-stores' }
 );
 
 export type FixtureReply =

@@ -63,6 +63,10 @@ test('cluster store: 1,000 concurrent operations from 2 workers all answer corre
   assert.equal(((await call(b, 'get', 'a-499')) as { i: number }).i, 499);
 });
 
+test('cluster store: two stores in one worker each get their own answers', async () => {
+  assert.deepEqual((await command(a, { cmd: 'two-stores' })).value, [1, 2]);
+});
+
 test('cluster store: foreign IPC messages in both directions change nothing', async () => {
   await call(a, 'clear');
   await call(a, 'set', 'keep', session({ v: 1 }));
