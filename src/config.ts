@@ -3,12 +3,16 @@ import os from 'node:os';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
+/** `cluster`: the primary hosts the sessions. `memory`: each worker keeps its own (benchmarks only). */
+export type SessionStoreKind = 'cluster' | 'memory';
+
 export interface Config {
   nodeEnv: NodeEnv;
   port: number;
   webConcurrency: number;
   /** First signs new cookies, all verify (rotation). Empty in development until the primary generates one. */
   sessionSecrets: string[];
+  sessionStore: SessionStoreKind;
   sessionMaxAgeMs: number;
   sessionMaxSessions: number;
   sessionMaxBytes: number;
@@ -35,6 +39,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: read.integer('PORT', 3000, 0, 65535),
     webConcurrency: read.integer('WEB_CONCURRENCY', os.availableParallelism(), 1, 1024),
     sessionSecrets: read.list('SESSION_SECRET'),
+    sessionStore: read.oneOf('SESSION_STORE', ['cluster', 'memory'], 'cluster'),
     sessionMaxAgeMs: read.integer('SESSION_MAX_AGE_S', 86_400, 1, 400 * 86_400) * 1000,
     sessionMaxSessions: read.integer('SESSION_MAX_SESSIONS', 100_000, 1, 100_000_000),
     sessionMaxBytes: read.integer('SESSION_MAX_BYTES', 16_384, 256, 16 * 1024 * 1024),
@@ -46,6 +51,9 @@ export function loadConfig(env: Env = process.env): Config {
       'SESSION_SECRET is required when NODE_ENV=production: set it to a long random string ' +
         '(a comma-separated list rotates secrets: the first signs, all verify)',
     );
+  }
+  if (nodeEnv === 'production' && config.sessionStore === 'memory') {
+    problems.push('SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

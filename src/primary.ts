@@ -12,11 +12,14 @@ import { ClusterStore } from './store/index.js';
 function main(): void {
   const config = loadConfigOrExit();
   const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret()];
-  ClusterStore.setup({
-    maxSessions: config.sessionMaxSessions,
-    maxSessionBytes: config.sessionMaxBytes,
-    defaultTtlMs: config.sessionMaxAgeMs,
-  });
+  const host =
+    config.sessionStore === 'cluster'
+      ? ClusterStore.setup({
+          maxSessions: config.sessionMaxSessions,
+          maxSessionBytes: config.sessionMaxBytes,
+          defaultTtlMs: config.sessionMaxAgeMs,
+        })
+      : undefined;
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
   cluster.setupPrimary({ exec: path.join(path.dirname(self), `worker${path.extname(self)}`) });
@@ -77,10 +80,12 @@ function main(): void {
     forced = true;
     for (const worker of startedAt.keys()) worker.process.kill('SIGKILL');
   };
+  // `kill -USR2 <pid>`: what the store holds and what the IPC channel carried so far.
+  process.on('SIGUSR2', () => log(`store stats ${JSON.stringify(host?.stats() ?? null)}`));
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  log(`pid ${process.pid}, ${config.nodeEnv}: hosting sessions, starting ${config.webConcurrency} workers`);
+  log(`pid ${process.pid}, ${config.nodeEnv}, SESSION_STORE=${config.sessionStore}: starting ${config.webConcurrency} workers`);
   for (let i = 0; i < config.webConcurrency; i++) fork();
 }
 

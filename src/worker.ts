@@ -5,7 +5,7 @@ import http from 'node:http';
 import { createApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
 import { EXIT_CONFIG, isDrainMessage } from './control.js';
-import { ClusterStore } from './store/index.js';
+import { createSessionStore } from './session-store.js';
 
 /** Idle keep-alive connections get this long to send one more request before they are closed. */
 const drainGraceMs = 1000;
@@ -16,7 +16,7 @@ function main(): void {
   const config = loadConfigOrExit();
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
 
-  const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs });
+  const store = createSessionStore(config);
   let draining = false;
   store.on('disconnect', () => {
     if (!draining) log(worker.id, 'session store unreachable: answering 503 until it answers again');

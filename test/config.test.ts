@@ -11,6 +11,7 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     port: 3000,
     webConcurrency: os.availableParallelism(),
     sessionSecrets: [],
+    sessionStore: 'cluster',
     sessionMaxAgeMs: 86_400_000,
     sessionMaxSessions: 100_000,
     sessionMaxBytes: 16_384,
@@ -52,4 +53,12 @@ test('loadConfig: production without SESSION_SECRET is refused, naming SESSION_S
     ],
   });
   assert.deepEqual(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's3cret' }).sessionSecrets, ['s3cret']);
+});
+
+test('loadConfig: SESSION_STORE=memory (unshared, for benchmarks) is refused in production', () => {
+  assert.equal(loadConfig({ SESSION_STORE: 'memory' }).sessionStore, 'memory');
+  assert.throws(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's', SESSION_STORE: 'memory' }), {
+    problems: ['SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production'],
+  });
+  assert.throws(() => loadConfig({ SESSION_STORE: 'mongo' }), { problems: ['SESSION_STORE must be one of cluster, memory, got "mongo"'] });
 });

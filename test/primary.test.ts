@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CookieJar, request } from './helpers/http.js';
-import { isAlive, startApp, type AppProcess } from './helpers/app-process.js';
+import { isAlive, type AppProcess } from '../scripts/lib/app-process.js';
+import { startTestApp as startApp } from './helpers/app.js';
 
 let app: AppProcess;
 const cleanups: (() => unknown)[] = [];
@@ -46,7 +47,7 @@ test('npm start: a worker killed with SIGKILL is replaced and the sessions survi
 });
 
 test('npm start: SIGTERM drains the workers and exits 0, leaving no process behind', async () => {
-  const workerPids = app.lines.flatMap((line) => /\(pid (\d+)\) online/.exec(line)?.[1] ?? []).map(Number);
+  const workerPids = app.workerPids();
   assert.ok(workerPids.length >= 3, 'two workers and the replacement were seen');
   app.child.kill('SIGTERM');
   assert.equal(await app.exited, 0);

@@ -12,10 +12,18 @@ export interface StoreHostOptions extends SessionTableOptions {
 
 const noop = () => {};
 
+/** Counters since the host started: what the IPC channel carried. */
+export interface HostStats {
+  messagesIn: number;
+  messagesOut: number;
+  requests: number;
+}
+
 export class StoreHost {
   readonly table: SessionTable;
   readonly #limits: { maxIdLength: number };
   #detach: (() => void) | undefined;
+  readonly #stats: HostStats = { messagesIn: 0, messagesOut: 0, requests: 0 };
 
   constructor(options: StoreHostOptions = {}) {
     this.table = new SessionTable(options);
@@ -45,9 +53,13 @@ export class StoreHost {
     if (this.#detach !== undefined) return;
     const onMessage = (worker: Worker, message: unknown) => {
       if (!isRequestBatch(message)) return;
+      this.#stats.messagesIn++;
+      this.#stats.requests += message.q.length;
       const reply: ReplyBatch = { tag: TAG, c: message.c, r: this.handle(message.q) };
       // A worker that died while its batch was in flight has no one left to read the answer.
-      if (worker.isConnected()) worker.send(reply, noop);
+      if (!worker.isConnected()) return;
+      this.#stats.messagesOut++;
+      worker.send(reply, noop);
     };
     cluster.on('message', onMessage);
     this.table.startSweeping();
@@ -55,6 +67,10 @@ export class StoreHost {
       cluster.off('message', onMessage);
       this.table.stopSweeping();
     };
+  }
+
+  stats(): HostStats & { sessions: number } {
+    return { ...this.#stats, sessions: this.table.size };
   }
 
   detach(): void {

@@ -1,4 +1,4 @@
-// Starts the real app as `npm start` does (the same command, run directly so the test holds the primary's PID),
+// Starts the real app as `npm start` does (the same command, run directly so the caller holds the primary's PID),
 // on a free port, and waits for its workers by reading its log. Cleanup kills whatever is left.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,6 +9,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface AppProcess {
   child: ChildProcess;
+  /** PIDs of the workers seen online so far. */
+  workerPids(): number[];
   url: string;
   /** Every line the app printed so far, stdout and stderr. */
   lines: string[];
@@ -33,7 +35,7 @@ export async function startApp(
   const [program, ...args] = startCommand() as [string, ...string[]];
   const child = spawn(program, args, {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'test', PORT: '0', WEB_CONCURRENCY: '2', ...env },
+    env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: cleanup can reach the workers too, by the primary's PID
   });
@@ -73,13 +75,20 @@ export async function startApp(
 
   let url = '';
   if (options.waitForWorkers !== false) {
-    const count = Number(env.WEB_CONCURRENCY ?? 2);
+    const count = Number((await waitForLine(/starting (\d+) workers/))[1]);
     for (let i = 1; i <= count; i++) {
       const match = await waitForLine(new RegExp(`worker ${i} \\(pid \\d+\\) listening on (http://\\S+)`));
       url = match[1]!.replace('localhost', '127.0.0.1');
     }
   }
-  return { child, url, lines, waitForLine, exited };
+  const workerPids = () => lines.flatMap((line) => /\(pid (\d+)\) online/.exec(line)?.[1] ?? []).map(Number);
+  return { child, url, lines, workerPids, waitForLine, exited };
+}
+
+/** Sends SIGTERM and waits for the primary to exit; returns its exit code. */
+export async function stopApp(app: AppProcess): Promise<number | NodeJS.Signals> {
+  if (app.child.exitCode === null && app.child.signalCode === null) app.child.kill('SIGTERM');
+  return app.exited;
 }
 
 /** True while a process with this PID exists. */
