@@ -36,6 +36,9 @@ export class SessionTable {
   // Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
   readonly #sessions = new Map<string, Entry>();
   #sweeper: NodeJS.Timeout | undefined;
+  // Eviction walks the map from its oldest end. A fresh iterator would step over every entry already
+  // deleted there each time (V8 keeps them until it rehashes); one long-lived iterator steps over each once.
+  #oldest: Iterator<string> | undefined;
 
   constructor(options: SessionTableOptions = {}) {
     this.maxSessions = integerOption('maxSessions', options.maxSessions, defaults.maxSessions);
@@ -140,9 +143,15 @@ export class SessionTable {
   }
 
   #evictOldest(): void {
-    for (const sid of this.#sessions.keys()) {
-      this.#sessions.delete(sid);
-      if (this.#sessions.size <= this.maxSessions) return;
+    while (this.#sessions.size > this.maxSessions) {
+      this.#oldest ??= this.#sessions.keys();
+      const next = this.#oldest.next();
+      if (next.done === true) {
+        this.#oldest = undefined;
+        continue;
+      }
+      // Everything the iterator passed was evicted by it, so the first key it yields is the least recently used.
+      this.#sessions.delete(next.value);
     }
   }
 

@@ -106,6 +106,45 @@ test('maxSessions: a burst of new sessions keeps the count at the bound', (t) =>
   assert.equal(table.get('s9899'), null);
 });
 
+test('maxSessions: 20,000 random gets, touches, sets and destroys keep exactly the entries a reference LRU keeps', (t) => {
+  const table = tableOnMockClock(t, { maxSessions: 50 });
+  const reference: string[] = []; // least recently used first
+  const use = (sid: string) => {
+    const at = reference.indexOf(sid);
+    if (at >= 0) reference.splice(at, 1);
+    reference.push(sid);
+  };
+  let seed = 7;
+  const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+  for (let i = 0; i < 20_000; i++) {
+    const sid = `s${random(120)}`;
+    const present = reference.includes(sid);
+    switch (random(4)) {
+      case 0:
+        table.set(sid, '{}', start + 60_000);
+        use(sid);
+        if (reference.length > 50) reference.shift();
+        break;
+      case 1:
+        assert.equal(table.get(sid), present ? '{}' : null);
+        if (present) use(sid);
+        break;
+      case 2:
+        table.touch(sid, start + 60_000);
+        if (present) use(sid);
+        break;
+      case 3:
+        table.destroy(sid);
+        if (present) reference.splice(reference.indexOf(sid), 1);
+        break;
+    }
+  }
+  assert.deepEqual(
+    table.all().map(([sid]) => sid),
+    reference,
+  );
+});
+
 test('maxSessionBytes: an oversize session is refused and the others are untouched', (t) => {
   const table = tableOnMockClock(t, { maxSessionBytes: 1024 });
   table.set('small', '{"a":1}', start + 1000);
