@@ -24,6 +24,20 @@ test('GET /hello: first visit says Hello, later visits with the cookie say Hello
   for (let i = 0; i < 3; i++) assert.equal((await jar.get(`${url}/hello`)).json.msg, 'Hello again from worker 7');
 });
 
+test('GET /hello: a returning visit costs one store request (the get rolls the expiry; the touch is skipped)', async (t) => {
+  const host = ClusterStore.setup()!;
+  const url = await listen(t, app());
+  const jar = new CookieJar();
+  await jar.get(`${url}/hello`);
+  const sid = decodeURIComponent(jar.cookie!.slice('ecs.sid='.length)).slice(2).split('.')[0]!;
+  const before = host.stats().requests;
+  const expiryBefore = [...host.table.entries()].find(([id]) => id === sid)?.[2] ?? 0;
+  for (let i = 0; i < 5; i++) assert.equal((await jar.get(`${url}/hello`)).json.msg, 'Hello again from worker 7');
+  assert.equal(host.stats().requests - before, 5, 'five visits, five gets, no touch');
+  const expiryAfter = [...host.table.entries()].find(([id]) => id === sid)?.[2] ?? 0;
+  assert.ok(expiryAfter >= expiryBefore, 'rolling expiry kept');
+});
+
 test('GET /hello: the session cookie is httpOnly, SameSite=Lax, with a max age, not named connect.sid', async (t) => {
   const url = await listen(t, app({ sessionMaxAgeMs: 3_600_000 }));
   const setCookie = (await request(`${url}/hello`)).headers['set-cookie']?.[0] ?? '';

@@ -12,7 +12,7 @@ export interface StoreHostOptions extends SessionTableOptions {
 
 const noop = () => {};
 
-/** Counters since the host started: what the IPC channel carried. */
+/** Counters since the host started: store requests served, and the IPC messages that carried them. */
 export interface HostStats {
   messagesIn: number;
   messagesOut: number;
@@ -33,6 +33,7 @@ export class StoreHost {
   /** Answers one batch of raw requests. Never throws: a malformed request gets an error reply when it has an id. */
   handle(batch: readonly unknown[]): Reply[] {
     const replies: Reply[] = [];
+    this.#stats.requests += batch.length;
     for (const raw of batch) {
       const request = parseRequest(raw, this.#limits);
       if (!Array.isArray(request)) {
@@ -54,7 +55,6 @@ export class StoreHost {
     const onMessage = (worker: Worker, message: unknown) => {
       if (!isRequestBatch(message)) return;
       this.#stats.messagesIn++;
-      this.#stats.requests += message.q.length;
       const reply: ReplyBatch = { tag: TAG, c: message.c, r: this.handle(message.q) };
       // A worker that died while its batch was in flight has no one left to read the answer.
       if (!worker.isConnected()) return;
@@ -81,8 +81,10 @@ export class StoreHost {
   #run(request: Request): unknown {
     const table = this.table;
     switch (request[1]) {
-      case 'get':
-        return table.get(request[2]);
+      case 'get': {
+        const session = table.read(request[2]);
+        return session === undefined ? null : [session.json, session.expiresAt];
+      }
       case 'set':
         return table.set(request[2], request[3], request[4]);
       case 'touch':

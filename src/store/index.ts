@@ -13,7 +13,16 @@ export type { StoreHostOptions } from './host.js';
 export interface ClusterStoreOptions {
   /** How long a call waits for the primary before failing with ERR_SESSION_STORE_TIMEOUT, in ms. @default 5000 */
   timeoutMs?: number;
+  /**
+   * A `get` already rolled the session's expiry forward in the host; the `touch` express-session sends at the end
+   * of the same request is skipped when it would move that expiry by no more than this, in ms. @default 1000
+   */
+  touchToleranceMs?: number;
 }
+
+/** Marks a session loaded by this store with the expiry the host rolled it forward to. Not saved: a symbol. */
+const rolledTo = Symbol('express-cluster-sessions.rolledTo');
+type Marked = { [rolledTo]?: number };
 
 type SessionCallback = (error: unknown, session?: SessionData | null) => void;
 type ErrorCallback = (error?: unknown) => void;
@@ -22,6 +31,7 @@ let host: StoreHost | undefined;
 
 export class ClusterStore extends Store {
   readonly #client: StoreClient;
+  readonly #touchToleranceMs: number;
 
   /**
    * Starts the session host in the primary, once; later calls return the same host. In a worker it does nothing
@@ -39,6 +49,7 @@ export class ClusterStore extends Store {
   constructor(options: ClusterStoreOptions = {}) {
     super();
     const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000);
+    this.#touchToleranceMs = integerOption('touchToleranceMs', options.touchToleranceMs, 1000, 0);
     const client = () => this.#client;
     this.#client = new StoreClient(cluster.isPrimary ? localTransport(client) : ipcTransport(client), timeoutMs);
     this.#client.on('disconnect', () => this.emit('disconnect'));
@@ -46,7 +57,20 @@ export class ClusterStore extends Store {
   }
 
   override get(sid: string, callback: SessionCallback): void {
-    this.#call('get', [sid], callback, (json) => (json == null ? null : (JSON.parse(json as string) as SessionData)));
+    this.#call('get', [sid], callback, (found) => {
+      if (found === null) return null;
+      const [json, expiresAt] = found as [string, number];
+      const session = JSON.parse(json) as SessionData & Marked;
+      session[rolledTo] = expiresAt;
+      return session;
+    });
+  }
+
+  /** express-session builds req.session from what get() returned: carry the mark over (for..in skips symbols). */
+  override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
+    const session = super.createSession(req, data);
+    (session as Marked)[rolledTo] = (data as Marked)[rolledTo];
+    return session;
   }
 
   override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
@@ -54,7 +78,14 @@ export class ClusterStore extends Store {
   }
 
   override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
-    this.#call('touch', [sid, expiryOf(session)], callback);
+    const wanted = expiryOf(session);
+    const rolled = (session as Marked)[rolledTo];
+    if (rolled !== undefined && (wanted === null || Math.abs(wanted - rolled) <= this.#touchToleranceMs)) {
+      // The get of this request already did it: no round trip.
+      if (callback) process.nextTick(callback);
+      return;
+    }
+    this.#call('touch', [sid, wanted], callback);
   }
 
   override destroy(sid: string, callback?: ErrorCallback): void {

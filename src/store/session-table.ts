@@ -25,8 +25,13 @@ class Entry {
   constructor(
     public json: string,
     public expiresAt: number,
+    /** How far each use moves the expiry: the lifetime the session was last saved or touched with. */
+    public lifetimeMs: number,
   ) {}
 }
+
+/** A session as the host keeps it. */
+export type StoredSession = Readonly<Pick<Entry, 'json' | 'expiresAt'>>;
 
 export class SessionTable {
   readonly maxSessions: number;
@@ -52,23 +57,34 @@ export class SessionTable {
     return this.#sessions.size;
   }
 
+  /**
+   * A live session's JSON, or null. Reading is use: the expiry rolls forward by the session's lifetime, as the
+   * touch express-session sends at the end of the request would, so that touch can be skipped.
+   */
   get(sid: string): string | null {
+    return this.read(sid)?.json ?? null;
+  }
+
+  /** Like get(), with the expiry it rolled forward to. */
+  read(sid: string): StoredSession | undefined {
     const entry = this.#live(sid);
-    if (entry === undefined) return null;
+    if (entry === undefined) return undefined;
+    entry.expiresAt = Date.now() + entry.lifetimeMs;
     this.#markUsed(sid, entry);
-    return entry.json;
+    return entry;
   }
 
   set(sid: string, json: string, expiresAt: number | null): void {
     this.#checkSize(sid, json);
-    const expiry = this.#expiry(expiresAt);
-    if (expiry <= Date.now()) {
+    const now = Date.now();
+    const expiry = this.#expiry(expiresAt, now);
+    if (expiry <= now) {
       // A session saved already expired is a logout in all but name.
       this.#sessions.delete(sid);
       return;
     }
     this.#sessions.delete(sid);
-    this.#sessions.set(sid, new Entry(json, expiry));
+    this.#sessions.set(sid, new Entry(json, expiry, expiry - now));
     if (this.#sessions.size > this.maxSessions) this.#evictOldest();
   }
 
@@ -76,8 +92,10 @@ export class SessionTable {
   touch(sid: string, expiresAt: number | null): void {
     const entry = this.#live(sid);
     if (entry === undefined) return;
-    entry.expiresAt = this.#expiry(expiresAt);
-    if (entry.expiresAt <= Date.now()) this.#sessions.delete(sid);
+    const now = Date.now();
+    entry.expiresAt = this.#expiry(expiresAt, now);
+    entry.lifetimeMs = entry.expiresAt - now;
+    if (entry.lifetimeMs <= 0) this.#sessions.delete(sid);
     else this.#markUsed(sid, entry);
   }
 
@@ -155,8 +173,8 @@ export class SessionTable {
     }
   }
 
-  #expiry(expiresAt: number | null): number {
-    return expiresAt ?? Date.now() + this.defaultTtlMs;
+  #expiry(expiresAt: number | null, now: number): number {
+    return expiresAt ?? now + this.defaultTtlMs;
   }
 
   #checkSize(sid: string, json: string): void {

@@ -27,11 +27,13 @@ test('get: an unknown id creates nothing', (t) => {
   assert.equal(table.size, 0);
 });
 
-test('expiry: a session is returned until cookie.expires and never after', (t) => {
+const held = (table: SessionTable) => [...table.entries()].map(([sid, , expiresAt]) => [sid, expiresAt]);
+
+test('expiry: a session left alone expires at its cookie.expires and is never returned after', (t) => {
   const table = tableOnMockClock(t);
   table.set('a', '{}', start + 1000);
   t.mock.timers.tick(999);
-  assert.equal(table.get('a'), '{}');
+  assert.deepEqual(held(table), [['a', start + 1000]]);
   t.mock.timers.tick(1);
   assert.equal(table.get('a'), null);
   assert.equal(table.size, 0, 'an expired session read is also dropped');
@@ -40,9 +42,8 @@ test('expiry: a session is returned until cookie.expires and never after', (t) =
 test('expiry: a session without cookie expiry lives defaultTtlMs', (t) => {
   const table = tableOnMockClock(t, { defaultTtlMs: 5000 });
   table.set('a', '{}', null);
-  t.mock.timers.tick(4999);
-  assert.equal(table.get('a'), '{}');
-  t.mock.timers.tick(1);
+  assert.deepEqual(held(table), [['a', start + 5000]]);
+  t.mock.timers.tick(5000);
   assert.equal(table.get('a'), null);
 });
 
@@ -65,14 +66,26 @@ test('sweep: the timer removes expired sessions nobody reads again', (t) => {
   assert.equal(table.get('long'), '{}');
 });
 
-test('touch: moves expiry without rewriting the data', (t) => {
+test('get: rolls the expiry forward by the lifetime the session was saved with', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 10_000); // a 10 s lifetime
+  t.mock.timers.tick(8000);
+  assert.equal(table.read('a')?.expiresAt, start + 18_000, 'read at 8 s: now expires at 18 s');
+  t.mock.timers.tick(9999);
+  assert.equal(table.get('a'), '{}', 'alive at 17.999 s thanks to the read');
+  t.mock.timers.tick(10_000);
+  assert.equal(table.get('a'), null, 'idle for a whole lifetime: gone');
+});
+
+test('touch: moves expiry without rewriting the data, and sets the lifetime later reads roll by', (t) => {
   const table = tableOnMockClock(t);
   table.set('a', '{"cart":[1]}', start + 1000);
   t.mock.timers.tick(900);
   table.touch('a', start + 5000);
-  t.mock.timers.tick(4000);
-  assert.equal(table.get('a'), '{"cart":[1]}', 'alive at 4.9 s thanks to the touch');
-  t.mock.timers.tick(100);
+  assert.deepEqual(held(table), [['a', start + 5000]]);
+  assert.equal(table.read('a')?.json, '{"cart":[1]}');
+  assert.equal(table.read('a')?.expiresAt, start + 900 + 4100, 'a read rolls by the 4.1 s the touch gave');
+  t.mock.timers.tick(4100);
   assert.equal(table.get('a'), null);
 });
 

@@ -1,0 +1,64 @@
+// Rolling expiry without a second round trip: the host rolls a session forward when it is read, so the touch
+// express-session sends at the end of the same request is skipped unless it asks for something else.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Request } from 'express';
+import type { SessionData } from 'express-session';
+import { ClusterStore } from '../../src/store/index.js';
+
+// In this process (no cluster worker) the store talks to a host in the same process.
+const host = ClusterStore.setup()!;
+const store = new ClusterStore({ touchToleranceMs: 1000 });
+
+function promised<T>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    fn((error, value) => {
+      if (error) reject(error instanceof Error ? error : new Error('store call failed'));
+      else resolve(value as T);
+    });
+  });
+}
+
+function cookie(expires: Date) {
+  return { originalMaxAge: 3_600_000, expires, httpOnly: true, path: '/' } as SessionData['cookie'];
+}
+
+/** What express-session does for a returning visitor: get, build req.session, and later touch it. */
+async function load(sid: string) {
+  const data = await promised<SessionData | null>((cb) => store.get(sid, cb));
+  assert.ok(data);
+  return store.createSession({ sessionID: sid } as Request, data);
+}
+
+const expiryInHost = (sid: string) => [...host.table.entries()].find(([id]) => id === sid)?.[2];
+
+test('touch: after a get that rolled the expiry, a touch asking for the same expiry makes no request', async () => {
+  await promised((cb) => store.set('same', { cookie: cookie(new Date(Date.now() + 3_600_000)) } as SessionData, cb));
+  const session = await load('same');
+  const rolled = expiryInHost('same')!;
+  assert.ok(Math.abs(rolled - (Date.now() + 3_600_000)) < 1000, 'the get rolled the expiry an hour forward');
+  session.cookie.expires = new Date(rolled + 500);
+  const before = host.stats().requests;
+  await promised((cb) => store.touch('same', session, cb));
+  assert.equal(host.stats().requests, before, 'no round trip');
+});
+
+test('touch: a touch asking for a different expiry is sent and moves it', async () => {
+  await promised((cb) => store.set('other', { cookie: cookie(new Date(Date.now() + 3_600_000)) } as SessionData, cb));
+  const session = await load('other');
+  const later = new Date(Date.now() + 7_200_000);
+  session.cookie.expires = later;
+  const before = host.stats().requests;
+  await promised((cb) => store.touch('other', session, cb));
+  assert.equal(host.stats().requests, before + 1);
+  assert.equal(expiryInHost('other'), later.getTime());
+});
+
+test('touch: a session this store did not load is always sent', async () => {
+  await promised((cb) => store.set('foreign', { cookie: cookie(new Date(Date.now() + 1000)) } as SessionData, cb));
+  const before = host.stats().requests;
+  const expires = new Date(Date.now() + 60_000);
+  await promised((cb) => store.touch('foreign', { cookie: cookie(expires) } as SessionData, cb));
+  assert.equal(host.stats().requests, before + 1);
+  assert.equal(expiryInHost('foreign'), expires.getTime());
+});
