@@ -20,6 +20,7 @@ function main(): void {
           defaultTtlMs: config.sessionMaxAgeMs,
         })
       : undefined;
+  host?.on('rejected', (error: Error) => log(`session store refused a write: ${error.message}`));
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
   cluster.setupPrimary({ exec: path.join(path.dirname(self), `worker${path.extname(self)}`) });

@@ -6,7 +6,7 @@ import { ClusterStore } from './store/index.js';
 export function createSessionStore(config: Config): session.Store {
   switch (config.sessionStore) {
     case 'cluster':
-      return new ClusterStore({ timeoutMs: config.storeTimeoutMs });
+      return new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes });
     case 'memory':
       // Unshared: each worker has its own sessions. The benchmark's reference for "as fast as a store can be".
       return new session.MemoryStore();

@@ -28,6 +28,25 @@ test('npm start: the first /hello says Hello, the next ones Hello again, from at
   assert.ok(workers.size >= 2, `one session served by workers ${[...workers].join(', ')}`);
 });
 
+test('npm start: a session saved by one worker is read by the other on the very next request, 400 times over', async () => {
+  // Writes are posted (no answer awaited): this checks the host applies them before the next read from anywhere.
+  let again = 0;
+  let crossed = 0;
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 20; i++) {
+        const visitor = new CookieJar();
+        const first = await visitor.get(`${app.url}/hello`);
+        const second = await visitor.get(`${app.url}/hello`);
+        if (second.json.msg === `Hello again from worker ${String(second.json.worker)}`) again++;
+        if (second.json.worker !== first.json.worker) crossed++;
+      }
+    }),
+  );
+  assert.equal(again, 400, 'every second visit found the session the first one saved');
+  assert.ok(crossed >= 100, `the second visit often went to the other worker (${crossed} of 400)`);
+});
+
 test('npm start: a worker killed with SIGKILL is replaced and the sessions survive', async () => {
   const { pid, worker } = (await jar.get(`${app.url}/hello`)).json as { pid: number; worker: number };
   const from = app.lines.length;

@@ -1,13 +1,15 @@
 // Worker side: queues store requests, sends those of one event-loop turn as one message, matches replies,
 // fails a call after `timeoutMs` or at once when the channel is closed, and reports availability.
+// Writes are posted: done once written to the channel, with no answer to wait for.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, fromWireError, StoreError, type Op, type Reply } from './protocol.js';
+import { ErrorCode, fromWireError, POSTED, StoreError, type Op, type Reply } from './protocol.js';
 
 /** How requests reach the host: cluster IPC in a worker, a direct call in the primary. */
 export interface Transport {
   readonly connected: boolean;
-  send(requests: unknown[], onError: (error: Error) => void): void;
+  /** Sends one batch; `written` is called once it is in the channel (the host will read it before any later one). */
+  send(requests: unknown[], written: (error?: Error | null) => void): void;
 }
 
 export type Callback = (error: StoreError | null, value?: unknown) => void;
@@ -29,6 +31,7 @@ export class StoreClient extends EventEmitter {
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   #queue: unknown[] = [];
+  #posted: { op: Op; callback: Callback }[] = [];
   #nextId = 1;
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
@@ -54,11 +57,22 @@ export class StoreClient extends EventEmitter {
     // All calls share one timeout, so insertion order is deadline order: one timer serves them all.
     this.#pending.set(id, { op, deadline: performance.now() + this.#timeoutMs, callback });
     this.#queue.push([id, op, ...args]);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
+    this.#scheduleFlush();
     this.#timer ??= this.#arm(this.#timeoutMs);
+  }
+
+  /**
+   * Sends a write (set, touch, destroy) that expects no answer: `callback` runs once the batch holding it is
+   * written to the channel. The host applies it before it answers any read sent after that, from any worker.
+   */
+  post(op: Op, args: unknown[], callback: Callback): void {
+    if (!this.#transport.connected) {
+      process.nextTick(callback, closedError(op));
+      return;
+    }
+    this.#queue.push([POSTED, op, ...args]);
+    this.#posted.push({ op, callback });
+    this.#scheduleFlush();
   }
 
   /** Delivers a batch of replies from the host. */
@@ -83,15 +97,27 @@ export class StoreClient extends EventEmitter {
     clearInterval(this.#prober);
   }
 
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const requests = this.#queue;
+    const posted = this.#posted;
     this.#queue = [];
+    this.#posted = [];
     if (!this.#transport.connected) {
       this.close();
+      for (const { op, callback } of posted) callback(closedError(op));
       return;
     }
-    this.#transport.send(requests, () => this.close());
+    this.#transport.send(requests, (error) => {
+      if (error) this.close();
+      for (const { op, callback } of posted) callback(error ? closedError(op) : null);
+    });
   };
 
   readonly #expire = (): void => {

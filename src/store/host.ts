@@ -1,8 +1,9 @@
 // Primary side: answers the store requests of every worker, current and future, from one SessionTable.
 // Runs in the primary process only; `attach()` subscribes to cluster messages, nothing happens on import.
 import type { Cluster, Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
 import { SessionTable, type SessionTableOptions } from './session-table.js';
-import { isRequestBatch, parseRequest, TAG, toWireError, type Reply, type ReplyBatch, type Request } from './protocol.js';
+import { defaultLimits, isRequestBatch, parseRequest, POSTED, TAG, toWireError, type Reply, type ReplyBatch, type Request } from './protocol.js';
 import { integerOption } from './options.js';
 
 export interface StoreHostOptions extends SessionTableOptions {
@@ -10,40 +11,63 @@ export interface StoreHostOptions extends SessionTableOptions {
   maxIdLength?: number;
 }
 
-const noop = () => {};
-
-/** Counters since the host started: store requests served, and the IPC messages that carried them. */
+/** Counters since the host started: store requests served, the IPC messages that carried them, posted writes refused. */
 export interface HostStats {
   messagesIn: number;
   messagesOut: number;
   requests: number;
+  rejected: number;
 }
 
-export class StoreHost {
+type Send = (replies: Reply[]) => void;
+
+const noop = () => {};
+
+/** Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary logs it. */
+export class StoreHost extends EventEmitter {
   readonly table: SessionTable;
   readonly #limits: { maxIdLength: number };
+  readonly #stats: HostStats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
+  #deferred: { requests: unknown[]; send: Send }[] = [];
   #detach: (() => void) | undefined;
-  readonly #stats: HostStats = { messagesIn: 0, messagesOut: 0, requests: 0 };
 
   constructor(options: StoreHostOptions = {}) {
+    super();
     this.table = new SessionTable(options);
-    this.#limits = { maxIdLength: integerOption('maxIdLength', options.maxIdLength, 256) };
+    this.#limits = { maxIdLength: integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength) };
   }
 
-  /** Answers one batch of raw requests. Never throws: a malformed request gets an error reply when it has an id. */
-  handle(batch: readonly unknown[]): Reply[] {
+  /**
+   * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` after the
+   * event loop has polled once more. A worker posts a write before the response that lets its visitor go on
+   * to another worker; by the next poll that write has been read too, so the other worker reads what it wrote.
+   */
+  accept(requests: readonly unknown[], send: Send): void {
+    const answered: unknown[] = [];
+    for (const raw of requests) {
+      if (Array.isArray(raw) && raw[0] === POSTED) this.handle([raw]);
+      else answered.push(raw);
+    }
+    if (answered.length === 0) return;
+    if (this.#deferred.length === 0) setImmediate(() => setImmediate(this.#answer));
+    this.#deferred.push({ requests: answered, send });
+  }
+
+  /** Runs one batch of raw requests in order. Never throws: a malformed request gets an error reply when it has an id. */
+  handle(requests: readonly unknown[]): Reply[] {
     const replies: Reply[] = [];
-    this.#stats.requests += batch.length;
-    for (const raw of batch) {
+    this.#stats.requests += requests.length;
+    for (const raw of requests) {
       const request = parseRequest(raw, this.#limits);
       if (!Array.isArray(request)) {
-        if (request.id !== null) replies.push([request.id, toWireError(request.error)]);
+        if (request.id !== null) this.#fail(replies, request.id, request.error);
         continue;
       }
       try {
-        replies.push([request[0], null, this.#run(request)]);
+        const value = this.#run(request);
+        if (request[0] !== POSTED) replies.push([request[0], null, value]);
       } catch (error) {
-        replies.push([request[0], toWireError(error)]);
+        this.#fail(replies, request[0], error);
       }
     }
     return replies;
@@ -55,11 +79,12 @@ export class StoreHost {
     const onMessage = (worker: Worker, message: unknown) => {
       if (!isRequestBatch(message)) return;
       this.#stats.messagesIn++;
-      const reply: ReplyBatch = { tag: TAG, c: message.c, r: this.handle(message.q) };
-      // A worker that died while its batch was in flight has no one left to read the answer.
-      if (!worker.isConnected()) return;
-      this.#stats.messagesOut++;
-      worker.send(reply, noop);
+      this.accept(message.q, (replies) => {
+        // A worker that died while its batch was in flight has no one left to read the answer.
+        if (!worker.isConnected()) return;
+        this.#stats.messagesOut++;
+        worker.send({ tag: TAG, c: message.c, r: replies } satisfies ReplyBatch, noop);
+      });
     };
     cluster.on('message', onMessage);
     this.table.startSweeping();
@@ -69,13 +94,28 @@ export class StoreHost {
     };
   }
 
+  detach(): void {
+    this.#detach?.();
+    this.#detach = undefined;
+  }
+
   stats(): HostStats & { sessions: number } {
     return { ...this.#stats, sessions: this.table.size };
   }
 
-  detach(): void {
-    this.#detach?.();
-    this.#detach = undefined;
+  readonly #answer = (): void => {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const { requests, send } of deferred) send(this.handle(requests));
+  };
+
+  #fail(replies: Reply[], id: number, error: unknown): void {
+    if (id !== POSTED) {
+      replies.push([id, toWireError(error)]);
+      return;
+    }
+    this.#stats.rejected++;
+    this.emit('rejected', error);
   }
 
   #run(request: Request): unknown {

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { Store, type SessionData } from 'express-session';
 import { StoreClient, type Callback, type Transport } from './client.js';
 import { StoreHost, type StoreHostOptions } from './host.js';
-import { isReplyBatch, TAG, type Op, type RequestBatch } from './protocol.js';
+import { checkSessionSize, defaultLimits, ErrorCode, isReplyBatch, StoreError, TAG, type Op, type RequestBatch } from './protocol.js';
 import { integerOption } from './options.js';
 
 export { StoreError, ErrorCode } from './protocol.js';
@@ -18,6 +18,10 @@ export interface ClusterStoreOptions {
    * of the same request is skipped when it would move that expiry by no more than this, in ms. @default 1000
    */
   touchToleranceMs?: number;
+  /** Largest session saved, in bytes of JSON: a larger `set` fails here, before it is sent. Match the host's. @default 16_384 */
+  maxSessionBytes?: number;
+  /** Longest session id accepted, in characters. Match the host's. @default 256 */
+  maxIdLength?: number;
 }
 
 /** Marks a session loaded by this store with the expiry the host rolled it forward to. Not saved: a symbol. */
@@ -32,6 +36,8 @@ let host: StoreHost | undefined;
 export class ClusterStore extends Store {
   readonly #client: StoreClient;
   readonly #touchToleranceMs: number;
+  readonly #maxSessionBytes: number;
+  readonly #maxIdLength: number;
 
   /**
    * Starts the session host in the primary, once; later calls return the same host. In a worker it does nothing
@@ -50,6 +56,8 @@ export class ClusterStore extends Store {
     super();
     const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000);
     this.#touchToleranceMs = integerOption('touchToleranceMs', options.touchToleranceMs, 1000, 0);
+    this.#maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaultLimits.maxSessionBytes);
+    this.#maxIdLength = integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength);
     const client = () => this.#client;
     this.#client = new StoreClient(cluster.isPrimary ? localTransport(client) : ipcTransport(client), timeoutMs);
     this.#client.on('disconnect', () => this.emit('disconnect'));
@@ -74,7 +82,15 @@ export class ClusterStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
-    this.#call('set', [sid, JSON.stringify(session), expiryOf(session)], callback);
+    const json = JSON.stringify(session);
+    try {
+      this.#checkId(sid);
+      checkSessionSize(sid, json, this.#maxSessionBytes);
+    } catch (error) {
+      if (callback) process.nextTick(callback, error);
+      return;
+    }
+    this.#post('set', [sid, json, expiryOf(session)], callback);
   }
 
   override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
@@ -85,11 +101,11 @@ export class ClusterStore extends Store {
       if (callback) process.nextTick(callback);
       return;
     }
-    this.#call('touch', [sid, wanted], callback);
+    this.#post('touch', [sid, wanted], callback);
   }
 
   override destroy(sid: string, callback?: ErrorCallback): void {
-    this.#call('destroy', [sid], callback);
+    this.#post('destroy', [sid], callback);
   }
 
   override all(callback: (error: unknown, sessions?: Record<string, SessionData> | null) => void): void {
@@ -107,6 +123,17 @@ export class ClusterStore extends Store {
 
   override clear(callback?: ErrorCallback): void {
     this.#call('clear', [], callback);
+  }
+
+  /** Writes go out without waiting for an answer; see StoreClient.post. */
+  #post(op: Op, args: unknown[], callback?: ErrorCallback): void {
+    this.#client.post(op, args, (error) => callback?.(error ?? undefined));
+  }
+
+  #checkId(sid: string): void {
+    if (sid.length > this.#maxIdLength) {
+      throw new StoreError(ErrorCode.badRequest, `session id of ${sid.length} characters, over maxIdLength (${this.#maxIdLength})`);
+    }
   }
 
   #call<T>(op: Op, args: unknown[], callback?: (error: unknown, value?: T) => void, decode?: (value: unknown) => T): void {
@@ -149,11 +176,9 @@ function ipcTransport(client: () => StoreClient): Transport {
     get connected() {
       return process.connected === true;
     },
-    send(requests, onError) {
+    send(requests, written) {
       const batch: RequestBatch = { tag: TAG, c: channel, q: requests };
-      process.send?.(batch, undefined, {}, (error) => {
-        if (error) onError(error);
-      });
+      process.send?.(batch, undefined, {}, written);
     },
   };
 }
@@ -162,11 +187,11 @@ function ipcTransport(client: () => StoreClient): Transport {
 function localTransport(client: () => StoreClient): Transport {
   return {
     connected: true,
-    send(requests) {
+    send(requests, written) {
       const local = ClusterStore.setup() as StoreHost;
       // Round-trip through JSON like IPC would, so callers never share objects with the table.
-      const replies = local.handle(JSON.parse(JSON.stringify(requests)) as unknown[]);
-      setImmediate(() => client().receive(replies));
+      local.accept(JSON.parse(JSON.stringify(requests)) as unknown[], (replies) => client().receive(replies));
+      process.nextTick(written);
     },
   };
 }

@@ -6,7 +6,10 @@ export const TAG = 'express-cluster-sessions:store@1';
 
 export type Op = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear' | 'ping';
 
-/** A request as it travels: [requestId, op, ...arguments]. */
+/**
+ * A request as it travels: [requestId, op, ...arguments]. Id 0 marks a posted write (set, touch, destroy):
+ * nobody waits for its answer, so none is sent; the worker counts it done once it is written to the channel.
+ */
 export type Request =
   | [id: number, op: 'get' | 'destroy', sid: string]
   | [id: number, op: 'set', sid: string, json: string, expiresAt: number | null]
@@ -81,8 +84,28 @@ function isTagged(message: unknown): boolean {
   return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === TAG;
 }
 
+export const POSTED = 0;
+
+/** Ops that may be posted; anything that returns data must be answered. */
+export const postableOps: ReadonlySet<Op> = new Set(['set', 'touch', 'destroy']);
+
 export interface RequestLimits {
   maxIdLength: number;
+}
+
+/** Limits both sides apply by default: the worker refuses before sending, the host refuses what gets through. */
+export const defaultLimits = { maxIdLength: 256, maxSessionBytes: 16_384 };
+
+/** Throws ERR_SESSION_TOO_LARGE when `json` is over `maxSessionBytes` bytes of UTF-8. */
+export function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
+  // A UTF-16 unit takes at most 3 bytes of UTF-8: count exactly only when it could matter.
+  if (json.length * 3 <= maxSessionBytes) return;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= maxSessionBytes) return;
+  throw new StoreError(
+    ErrorCode.tooLarge,
+    `session ${JSON.stringify(sid.slice(0, 8) + '…')} is ${bytes} bytes of JSON, over maxSessionBytes (${maxSessionBytes}); it was not saved`,
+  );
 }
 
 /**
@@ -96,6 +119,7 @@ export function parseRequest(raw: unknown, limits: RequestLimits): Request | { i
   const id = raw[0] as number;
   const op: unknown = raw[1];
   const fail = (why: string) => ({ id, error: badRequest(`${String(op)}: ${why}`) });
+  if (id === POSTED && !postableOps.has(op as Op)) return fail('only set, touch and destroy can be posted without an answer');
   switch (op) {
     case 'all':
     case 'length':

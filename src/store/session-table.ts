@@ -1,6 +1,6 @@
 // The sessions themselves, held by the host in the primary: a Map of id → JSON string with expiry,
 // a least-recently-used bound on the count and a bound on each session's size. No I/O, no cluster.
-import { ErrorCode, StoreError } from './protocol.js';
+import { checkSessionSize, defaultLimits } from './protocol.js';
 import { integerOption } from './options.js';
 
 export interface SessionTableOptions {
@@ -16,7 +16,7 @@ export interface SessionTableOptions {
 
 const defaults = {
   maxSessions: 100_000,
-  maxSessionBytes: 16_384,
+  maxSessionBytes: defaultLimits.maxSessionBytes,
   defaultTtlMs: 86_400_000,
   sweepIntervalMs: 60_000,
 };
@@ -75,7 +75,7 @@ export class SessionTable {
   }
 
   set(sid: string, json: string, expiresAt: number | null): void {
-    this.#checkSize(sid, json);
+    checkSessionSize(sid, json, this.maxSessionBytes);
     const now = Date.now();
     const expiry = this.#expiry(expiresAt, now);
     if (expiry <= now) {
@@ -175,16 +175,5 @@ export class SessionTable {
 
   #expiry(expiresAt: number | null, now: number): number {
     return expiresAt ?? now + this.defaultTtlMs;
-  }
-
-  #checkSize(sid: string, json: string): void {
-    // A UTF-8 character takes at most 3 bytes per UTF-16 unit: count exactly only when it could matter.
-    if (json.length * 3 <= this.maxSessionBytes) return;
-    const bytes = Buffer.byteLength(json);
-    if (bytes <= this.maxSessionBytes) return;
-    throw new StoreError(
-      ErrorCode.tooLarge,
-      `session ${JSON.stringify(sid.slice(0, 8) + '…')} is ${bytes} bytes of JSON, over maxSessionBytes (${this.maxSessionBytes}); it was not saved`,
-    );
   }
 }

@@ -66,3 +66,35 @@ test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other re
   assert.equal(replies[0]?.[1]?.code, ErrorCode.tooLarge);
   assert.deepEqual(replies[1], [2, null, undefined]);
 });
+
+test('handle: posted writes (id 0) apply without a reply; a refused one is counted and emitted as rejected', () => {
+  const host = new StoreHost({ maxSessionBytes: 256 });
+  const rejected: Error[] = [];
+  host.on('rejected', (error: Error) => rejected.push(error));
+  const replies = host.handle([
+    [0, 'set', 'a', '{"n":1}', future()],
+    [0, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future()],
+    [0, 'get', 'a'],
+    [1, 'get', 'a'],
+  ]);
+  assert.equal(replies.length, 1, 'only the answered request gets a reply');
+  assert.equal((replies[0]?.[2] as [string])[0], '{"n":1}');
+  assert.deepEqual(
+    rejected.map((error) => (error as Error & { code: string }).code),
+    [ErrorCode.tooLarge, ErrorCode.badRequest],
+  );
+  assert.match(rejected[1]!.message, /only set, touch and destroy can be posted/);
+  assert.equal(host.stats().rejected, 2);
+});
+
+test('accept: posted writes apply at once, reads are answered only after the event loop polls again', async () => {
+  const host = new StoreHost();
+  let answered: unknown;
+  host.accept([[1, 'get', 'late']], (replies) => (answered = replies));
+  host.accept([[0, 'set', 'late', '{"v":2}', future()]], () => assert.fail('posted writes get no reply'));
+  assert.equal(answered, undefined, 'not answered synchronously');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answered, undefined, 'nor in the same turn of the event loop');
+  await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+  assert.equal((answered as [[number, null, [string, number]]])[0][2][0], '{"v":2}', 'the write that arrived meanwhile is seen');
+});

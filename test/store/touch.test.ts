@@ -8,7 +8,7 @@ import { ClusterStore } from '../../src/store/index.js';
 
 // In this process (no cluster worker) the store talks to a host in the same process.
 const host = ClusterStore.setup()!;
-const store = new ClusterStore({ touchToleranceMs: 1000 });
+const store = new ClusterStore({ touchToleranceMs: 1000, maxSessionBytes: 1024 });
 
 function promised<T>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -61,4 +61,14 @@ test('touch: a session this store did not load is always sent', async () => {
   await promised((cb) => store.touch('foreign', { cookie: cookie(expires) } as SessionData, cb));
   assert.equal(host.stats().requests, before + 1);
   assert.equal(expiryInHost('foreign'), expires.getTime());
+});
+
+test('set: a session over maxSessionBytes fails in the worker, before anything is sent', async () => {
+  const before = host.stats().requests;
+  const big = { cookie: cookie(new Date(Date.now() + 60_000)), blob: 'x'.repeat(2000) } as unknown as SessionData;
+  await assert.rejects(
+    promised((cb) => store.set('big', big, cb)),
+    { code: 'ERR_SESSION_TOO_LARGE', message: /over maxSessionBytes \(1024\); it was not saved/ },
+  );
+  assert.equal(host.stats().requests, before);
 });
