@@ -96,5 +96,5 @@ test('accept: posted writes apply at once, reads are answered only after the eve
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(answered, undefined, 'nor in the same turn of the event loop');
   await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
-  assert.equal((answered as [[number, null, [string, number]]])[0][2][0], '{"v":2}', 'the write that arrived meanwhile is seen');
+  assert.equal((answered as unknown as [[number, null, [string, number]]])[0][2][0], '{"v":2}', 'the write that arrived meanwhile is seen');
 });
