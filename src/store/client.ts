@@ -8,8 +8,11 @@ import { ErrorCode, fromWireError, POSTED, StoreError, type Op, type Reply } fro
 /** How requests reach the host: cluster IPC in a worker, a direct call in the primary. */
 export interface Transport {
   readonly connected: boolean;
-  /** Sends one batch; `written` is called once it is in the channel (the host will read it before any later one). */
-  send(requests: unknown[], written: (error?: Error | null) => void): void;
+  /**
+   * Sends one batch. `written`, when given, is called once the batch is in the channel (the host will read it
+   * before anything sent later); without it, a failed send surfaces as the channel closing.
+   */
+  send(requests: unknown[], written?: (error?: Error | null) => void): void;
 }
 
 export type Callback = (error: StoreError | null, value?: unknown) => void;
@@ -112,6 +115,10 @@ export class StoreClient extends EventEmitter {
     if (!this.#transport.connected) {
       this.close();
       for (const { op, callback } of posted) callback(closedError(op));
+      return;
+    }
+    if (posted.length === 0) {
+      this.#transport.send(requests);
       return;
     }
     this.#transport.send(requests, (error) => {

@@ -178,7 +178,11 @@ function ipcTransport(client: () => StoreClient): Transport {
     },
     send(requests, written) {
       const batch: RequestBatch = { tag: TAG, c: channel, q: requests };
-      process.send?.(batch, undefined, {}, written);
+      // A send callback costs a completion callback per message (measured: about 10 µs more per round trip at one
+      // call in flight): only posted writes need one. The channel was checked open in this same tick; a write that
+      // fails anyway means the primary is gone, and the worker exits on 'disconnect' regardless.
+      if (written) process.send?.(batch, undefined, {}, written);
+      else process.send?.(batch);
     },
   };
 }
@@ -191,7 +195,7 @@ function localTransport(client: () => StoreClient): Transport {
       const local = ClusterStore.setup() as StoreHost;
       // Round-trip through JSON like IPC would, so callers never share objects with the table.
       local.accept(JSON.parse(JSON.stringify(requests)) as unknown[], (replies) => client().receive(replies));
-      process.nextTick(written);
+      if (written) process.nextTick(written);
     },
   };
 }

@@ -116,29 +116,33 @@ export function parseRequest(raw: unknown, limits: RequestLimits): Request | { i
   if (!Array.isArray(raw) || !Number.isSafeInteger(raw[0])) {
     return { id: null, error: badRequest('a request must be [id, op, ...args] with an integer id') };
   }
+  // Checked in place and returned as it came (the length is exact): no copy on this path, which every call takes.
   const id = raw[0] as number;
   const op: unknown = raw[1];
-  const fail = (why: string) => ({ id, error: badRequest(`${String(op)}: ${why}`) });
-  if (id === POSTED && !postableOps.has(op as Op)) return fail('only set, touch and destroy can be posted without an answer');
+  if (id === POSTED && !postableOps.has(op as Op)) return invalid(id, op, 'only set, touch and destroy can be posted without an answer');
   switch (op) {
     case 'all':
     case 'length':
     case 'clear':
     case 'ping':
-      return raw.length === 2 ? [id, op] : fail('takes no arguments');
+      return raw.length === 2 ? (raw as Request) : invalid(id, op, 'takes no arguments');
     case 'get':
     case 'destroy':
-      return raw.length === 3 && isSid(raw[2], limits) ? [id, op, raw[2]] : fail(sidRule(limits));
+      return raw.length === 3 && isSid(raw[2], limits) ? (raw as Request) : invalid(id, op, sidRule(limits));
     case 'touch':
-      if (raw.length !== 4 || !isSid(raw[2], limits)) return fail(sidRule(limits));
-      return isExpiry(raw[3]) ? [id, op, raw[2], raw[3]] : fail('expiresAt must be a finite number or null');
+      if (raw.length !== 4 || !isSid(raw[2], limits)) return invalid(id, op, sidRule(limits));
+      return isExpiry(raw[3]) ? (raw as Request) : invalid(id, op, 'expiresAt must be a finite number or null');
     case 'set':
-      if (raw.length !== 5 || !isSid(raw[2], limits)) return fail(sidRule(limits));
-      if (typeof raw[3] !== 'string') return fail('the session must be a JSON string');
-      return isExpiry(raw[4]) ? [id, op, raw[2], raw[3], raw[4]] : fail('expiresAt must be a finite number or null');
+      if (raw.length !== 5 || !isSid(raw[2], limits)) return invalid(id, op, sidRule(limits));
+      if (typeof raw[3] !== 'string') return invalid(id, op, 'the session must be a JSON string');
+      return isExpiry(raw[4]) ? (raw as Request) : invalid(id, op, 'expiresAt must be a finite number or null');
     default:
       return { id, error: badRequest(`unknown op ${JSON.stringify(op) ?? String(op)}`) };
   }
+}
+
+function invalid(id: number, op: unknown, why: string): { id: number; error: StoreError } {
+  return { id, error: badRequest(`${String(op)}: ${why}`) };
 }
 
 function isSid(value: unknown, limits: RequestLimits): value is string {

@@ -1,0 +1,227 @@
+// `npm run bench`: the same session-aware load against variants of the same app and worker count, alternated
+// round by round; medians and ratios to the unshared MemoryStore, as a markdown table (or --json).
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
+import { startCpuWindow } from './lib/cpu.js';
+import { runSessionLoad, type LoadResult, type Workload } from './lib/session-load.js';
+
+interface Variant {
+  name: string;
+  label: string;
+  path: string;
+  env?: Record<string, string>;
+  /** Why this variant cannot run here, if it cannot. */
+  skip?: string;
+}
+
+const allVariants: Variant[] = [
+  { name: 'none', label: 'no session middleware (HTTP ceiling, /healthz)', path: '/healthz', env: { SESSION_STORE: 'memory' } },
+  { name: 'memory', label: 'MemoryStore in each worker (unshared)', path: '/hello', env: { SESSION_STORE: 'memory' } },
+  { name: 'cluster', label: 'ClusterStore (this project)', path: '/hello', env: { SESSION_STORE: 'cluster' } },
+  { name: 'redis', label: 'connect-redis, local redis-server', path: '/hello', skip: 'the Redis backend (SESSION_STORE=redis://…) is not built yet' },
+];
+
+interface Run {
+  variant: string;
+  workload: Workload;
+  round: number;
+  load: LoadResult;
+  primaryCores: number | null;
+  primaryShare: number | null;
+  ipcMessagesPerRequest: number | null;
+  othersCores: number | null;
+  retries: number;
+}
+
+/** Other processes may use this much CPU (cores, averaged over a run) before the run is done again. */
+const noisyCores = 0.15;
+const maxRetries = 2;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '50' },
+      workers: { type: 'string', default: '2' },
+      variants: { type: 'string', default: allVariants.map((v) => v.name).join(',') },
+      workloads: { type: 'string', default: 'returning,fresh' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const durationS = Number(values.duration);
+  const warmupS = Number(values.warmup);
+  const connections = Number(values.connections);
+  const workloads = values.workloads.split(',') as Workload[];
+  const chosen = allVariants.filter((v) => values.variants.split(',').includes(v.name));
+  const runnable = chosen.filter((v) => v.skip === undefined);
+  const say = (line: string) => (values.json ? undefined : console.error(line));
+
+  const cleanups: (() => unknown)[] = [];
+  const apps = new Map<string, AppProcess>();
+  const runs: Run[] = [];
+  try {
+    for (const variant of runnable) {
+      say(`starting ${variant.name}…`);
+      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), { NODE_ENV: 'test', WEB_CONCURRENCY: values.workers, ...variant.env }));
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const workload of workloads) {
+        for (const variant of runnable) {
+          const app = apps.get(variant.name)!;
+          const run = await measure(app, variant, workload, round, { connections, durationS, warmupS });
+          runs.push(run);
+          say(
+            `round ${round} ${workload.padEnd(9)} ${variant.name.padEnd(8)} ${run.load.requestsPerS.toFixed(0).padStart(6)} req/s  p99 ${run.load.latencyMs.p99} ms` +
+              (run.othersCores === null ? '' : `  others ${run.othersCores.toFixed(2)} cores`) +
+              (run.retries ? `  (${run.retries} noisy attempts discarded)` : ''),
+          );
+        }
+      }
+    }
+    for (const app of apps.values()) await stopApp(app);
+  } finally {
+    cleanups.forEach((fn) => fn());
+  }
+
+  const report = summarize(runs, chosen, workloads, { rounds, durationS, connections, workers: Number(values.workers) });
+  console.log(values.json ? JSON.stringify({ ...report, runs }, null, 2) : markdown(report));
+}
+
+async function measure(app: AppProcess, variant: Variant, workload: Workload, round: number, o: { connections: number; durationS: number; warmupS: number }): Promise<Run> {
+  for (let attempt = 0; ; attempt++) {
+    if (o.warmupS > 0) await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.warmupS, workload });
+    const primaryPid = app.child.pid!;
+    const workerPids = app.workerPids();
+    const before = variant.name === 'cluster' ? await hostStats(app) : null;
+    const cpu = startCpuWindow([primaryPid, ...workerPids]);
+    const load = await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.durationS, workload });
+    const used = cpu.stop();
+    const after = before === null ? null : await hostStats(app);
+    const primaryS = used.byPid.get(primaryPid) ?? 0;
+    const appS = [...used.byPid.values()].reduce((a, b) => a + b, 0);
+    const othersCores = used.othersS === null ? null : used.othersS / used.wallS;
+    if (othersCores !== null && othersCores > noisyCores && attempt < maxRetries) continue;
+    const messages = before && after ? after.messagesIn - before.messagesIn + (after.messagesOut - before.messagesOut) : null;
+    return {
+      variant: variant.name,
+      workload,
+      round,
+      load,
+      primaryCores: variant.name === 'cluster' ? primaryS / used.wallS : null,
+      primaryShare: variant.name === 'cluster' && appS > 0 ? primaryS / appS : null,
+      // autocannon counts the requests answered in the window; the counters also saw a few in flight at its edges.
+      ipcMessagesPerRequest: messages === null || load.requests === 0 ? null : messages / load.requests,
+      othersCores,
+      retries: attempt,
+    };
+  }
+}
+
+async function hostStats(app: AppProcess): Promise<{ messagesIn: number; messagesOut: number }> {
+  const from = app.lines.length;
+  process.kill(app.child.pid!, 'SIGUSR2');
+  const match = await app.waitForLine(/store stats (\{.*\})/, 5000, from);
+  return JSON.parse(match[1]!) as { messagesIn: number; messagesOut: number };
+}
+
+interface Row {
+  variant: string;
+  label: string;
+  skipped?: string;
+  requestsPerS?: number;
+  ratio?: number | null;
+  p50?: number;
+  p99?: number;
+  p99Ratio?: number | null;
+  failed?: number;
+  stickiness?: number | null;
+  primaryCores?: number | null;
+  primaryShare?: number | null;
+  ipcMessagesPerRequest?: number | null;
+}
+
+function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setup: Record<string, number>) {
+  const tables = workloads.map((workload) => {
+    const of = (name: string) => runs.filter((r) => r.variant === name && r.workload === workload);
+    const reference = new Map(of('memory').map((r) => [r.round, r]));
+    // Paired: each round's figure over the MemoryStore figure of the same round, then the median of those.
+    const pairedRatio = (mine: Run[], pick: (run: Run) => number) =>
+      medianOrNull(mine.map((r) => (reference.has(r.round) ? pick(r) / pick(reference.get(r.round)!) : null)));
+    const rows: Row[] = variants.map((variant) => {
+      if (variant.skip) return { variant: variant.name, label: variant.label, skipped: variant.skip };
+      const mine = of(variant.name);
+      const rps = median(mine.map((r) => r.load.requestsPerS));
+      const p99 = median(mine.map((r) => r.load.latencyMs.p99));
+      return {
+        variant: variant.name,
+        label: variant.label,
+        requestsPerS: rps,
+        ratio: pairedRatio(mine, (r) => r.load.requestsPerS),
+        p50: median(mine.map((r) => r.load.latencyMs.p50)),
+        p99,
+        p99Ratio: pairedRatio(mine, (r) => r.load.latencyMs.p99),
+        failed: mine.reduce((n, r) => n + r.load.errors + r.load.timeouts + r.load.non2xx, 0),
+        stickiness: variant.path === '/hello' ? median(mine.map((r) => r.load.stickiness ?? NaN)) : null,
+        primaryCores: medianOrNull(mine.map((r) => r.primaryCores)),
+        primaryShare: medianOrNull(mine.map((r) => r.primaryShare)),
+        ipcMessagesPerRequest: medianOrNull(mine.map((r) => r.ipcMessagesPerRequest)),
+      };
+    });
+    return { workload, rows };
+  });
+  const noisy = runs.filter((r) => r.othersCores !== null && r.othersCores > noisyCores).length;
+  return {
+    machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date().toISOString() },
+    setup,
+    noisyRunsKept: noisy,
+    tables,
+  };
+}
+
+function markdown(report: ReturnType<typeof summarize>): string {
+  const f = (n: number | null | undefined, digits = 2) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+  const out = [
+    `${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ` +
+      `${report.setup.workers} workers, ${report.setup.connections} connections, ${report.setup.rounds} rounds of ${report.setup.durationS} s; ` +
+      'medians, ratios paired by round (each round over its own MemoryStore run).',
+  ];
+  for (const { workload, rows } of report.tables) {
+    out.push('', `**${workload}** visitors (${workload === 'returning' ? 'cookie kept: get + touch per request' : 'no cookie: a new session and a set per request'})`, '');
+    out.push('| variant | req/s | × MemoryStore | p50 ms | p99 ms | p99 × MemoryStore | failed | stickiness | primary CPU (cores) | IPC msgs/req |');
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      if (r.skipped) {
+        out.push(`| ${r.label} | skipped: ${r.skipped} | | | | | | | | |`);
+        continue;
+      }
+      const stick = r.stickiness === null || r.stickiness === undefined || Number.isNaN(r.stickiness) ? '–' : `${(r.stickiness * 100).toFixed(1)} %`;
+      out.push(
+        `| ${r.label} | ${f(r.requestsPerS, 0)} | ${f(r.ratio)} | ${f(r.p50, 0)} | ${f(r.p99, 0)} | ${f(r.p99Ratio)} | ${r.failed} | ${stick} | ` +
+          `${r.primaryCores == null ? '–' : `${f(r.primaryCores)} (${f((r.primaryShare ?? 0) * 100, 0)} % of app CPU)`} | ${f(r.ipcMessagesPerRequest)} |`,
+      );
+    }
+  }
+  if (report.noisyRunsKept > 0) out.push('', `Warning: ${report.noisyRunsKept} runs had other processes using > ${noisyCores} cores even after ${maxRetries} retries; treat their ratios with care.`);
+  return out.join('\n');
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function medianOrNull(values: (number | null)[]): number | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length ? median(present) : null;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,176 @@
+// `npm run bench:store`: store operations without HTTP. This process is the primary and hosts the store; its
+// workers call get/set/touch at 1 and 64 outstanding, beside a bare IPC echo (the floor). Then the primary's
+// heap per session at 100,000 sessions of about 200 bytes of JSON.
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { fileURLToPath } from 'node:url';
+import { ClusterStore } from '../src/store/index.js';
+import { TAG } from '../src/store/protocol.js';
+import { ECHO_TAG, sessionOfBytes, type BenchCommand, type BenchOp, type BenchResult } from './lib/store-bench-protocol.js';
+
+const sidLength = 32;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      workers: { type: 'string', default: '2' },
+      duration: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      'session-bytes': { type: 'string', default: '200' },
+      sessions: { type: 'string', default: '100000' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const workerCount = Number(values.workers);
+  const durationMs = Number(values.duration) * 1000;
+  const sessionBytes = Number(values['session-bytes']);
+  const sessionCount = Number(values.sessions);
+  const say = (line: string) => (values.json ? undefined : console.error(line));
+
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const host = ClusterStore.setup({ maxSessions: 10_000_000, maxSessionBytes: 1 << 20 })!;
+  const { getPad, replyPad } = echoSizes(sessionBytes);
+  cluster.on('message', (worker, message: { tag?: string; id?: number }) => {
+    if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPad });
+  });
+  cluster.setupPrimary({ serialization: process.env.STORE_BENCH_SERIALIZATION === 'advanced' ? 'advanced' : 'json', exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx', ...(process.env.STORE_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STORE_BENCH_PROF] : [])] });
+  const workers = Array.from({ length: workerCount }, () => cluster.fork());
+  try {
+    await Promise.all(workers.map((w) => next(w, 'ready')));
+    const keys = 1000;
+    await Promise.all(workers.map((w) => ask(w, { cmd: 'fill', count: keys, sessionBytes, offset: 0 }, 'filled')));
+
+    const rows: Row[] = [];
+    for (const concurrency of [1, 64]) {
+      const perOp = new Map<BenchOp, Row[]>();
+      for (let round = 1; round <= Number(values.rounds); round++) {
+        for (const op of ['echo', 'get', 'set', 'touch'] as BenchOp[]) {
+          const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
+          const results = (await Promise.all(workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
+          const row = combine(op, concurrency, results);
+          say(`round ${round} ${op.padEnd(5)} x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, mean ${row.meanUs.toFixed(0)} µs, p99 ${row.p99Us.toFixed(0)} µs`);
+          perOp.set(op, [...(perOp.get(op) ?? []), row]);
+        }
+      }
+      for (const runs of perOp.values()) rows.push(medianRow(runs));
+    }
+
+    // Memory: the host's heap before and after the workers store `sessionCount` sessions through the real path.
+    await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
+    host.table.clear();
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const perWorker = Math.ceil(sessionCount / workerCount);
+    await Promise.all(workers.map((w, i) => ask(w, { cmd: 'fill', count: perWorker, sessionBytes, offset: (i + 1) * 10_000_000 }, 'filled')));
+    await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
+    gc();
+    const stored = host.table.size;
+    const heapPerSession = (process.memoryUsage().heapUsed - heapBefore) / stored;
+    const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
+    const memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };
+
+    const report = {
+      machine: { cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
+      setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes },
+      rows,
+      memory,
+    };
+    console.log(values.json ? JSON.stringify(report, null, 2) : markdown(report));
+  } finally {
+    // Closing the channel lets each worker exit on its own (and write a --cpu-prof profile); kill the slow.
+    const exited = workers.map((worker) => new Promise((resolve) => worker.process.once('exit', resolve)));
+    for (const worker of workers) if (worker.isConnected()) worker.disconnect();
+    const timer = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), 5000);
+    await Promise.all(exited);
+    clearTimeout(timer);
+  }
+}
+
+interface Row {
+  op: BenchOp;
+  concurrency: number;
+  opsPerS: number;
+  meanUs: number;
+  p99Us: number;
+}
+
+function combine(op: BenchOp, concurrency: number, results: Extract<BenchResult, { kind: 'result' }>[]): Row {
+  const ops = results.reduce((n, r) => n + r.ops, 0);
+  return {
+    op,
+    concurrency,
+    opsPerS: results.reduce((n, r) => n + r.ops / r.elapsedS, 0),
+    meanUs: results.reduce((n, r) => n + r.meanUs * r.ops, 0) / ops,
+    p99Us: Math.max(...results.map((r) => r.p99Us)),
+  };
+}
+
+function medianRow(runs: Row[]): Row {
+  const mid = (pick: (r: Row) => number) => runs.map(pick).sort((a, b) => a - b)[runs.length >> 1]!;
+  return { ...runs[0]!, opsPerS: mid((r) => r.opsPerS), meanUs: mid((r) => r.meanUs), p99Us: mid((r) => r.p99Us) };
+}
+
+/** Pads for the echo so its messages are as long as a get's request and reply. */
+function echoSizes(sessionBytes: number): { getPad: number; replyPad: number } {
+  const sid = 's'.repeat(sidLength);
+  const request = JSON.stringify({ tag: TAG, c: 1, q: [[123456, 'get', sid]] });
+  const reply = JSON.stringify({ tag: TAG, c: 1, r: [[123456, null, [JSON.stringify(sessionOfBytes(sessionBytes)), Date.now()]]] });
+  const bare = JSON.stringify({ tag: ECHO_TAG, id: 123456, pad: '' });
+  return { getPad: Math.max(0, request.length - bare.length), replyPad: Math.max(0, reply.length - bare.length) };
+}
+
+function markdown(report: {
+  machine: { cores: number; node: string; date: string };
+  setup: { workers: number; durationS: number; rounds: number; sessionBytes: number };
+  rows: Row[];
+  memory: { sessions: number; sidLength: number; jsonBytes: number; heapPerSession: number; ratio: number };
+}): string {
+  const out = [
+    `${report.machine.cores} cores, Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ${report.setup.workers} workers, ` +
+      `${report.setup.rounds} rounds of ${report.setup.durationS} s per case (medians); sessions of ${report.setup.sessionBytes} bytes of JSON.`,
+    '',
+    '| op | outstanding per worker | ops/s (all workers) | mean µs | p99 µs | mean × echo |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of report.rows) {
+    const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency)!;
+    const label = row.op === 'echo' ? 'bare IPC echo (floor)' : row.op === 'get' ? 'get (round trip)' : `${row.op} (posted: until written)`;
+    out.push(`| ${label} | ${row.concurrency} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ${(row.meanUs / echo.meanUs).toFixed(2)} |`);
+  }
+  const m = report.memory;
+  out.push(
+    '',
+    `Primary heap per session at ${m.sessions} sessions (${m.sidLength}-character id, ${m.jsonBytes} bytes of JSON): ` +
+      `${m.heapPerSession.toFixed(0)} bytes = ${m.ratio.toFixed(2)} × (id + JSON).`,
+  );
+  return out.join('\n');
+}
+
+function next(worker: Worker, kind: BenchResult['kind']): Promise<BenchResult> {
+  return new Promise((resolve) => {
+    const listener = (message: BenchResult) => {
+      if (message?.kind !== kind) return;
+      worker.off('message', listener);
+      resolve(message);
+    };
+    worker.on('message', listener);
+  });
+}
+
+function ask(worker: Worker, command: BenchCommand, kind: BenchResult['kind']): Promise<BenchResult> {
+  const answer = next(worker, kind);
+  worker.send(command);
+  return answer;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
