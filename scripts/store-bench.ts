@@ -21,9 +21,12 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       'session-bytes': { type: 'string', default: '200' },
       sessions: { type: 'string', default: '100000' },
+      serialization: { type: 'string', default: 'json' },
+      'cpu-prof-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
+  if (values.serialization !== 'json' && values.serialization !== 'advanced') throw new Error(`--serialization must be json or advanced, got ${values.serialization}`);
   const workerCount = Number(values.workers);
   const durationMs = Number(values.duration) * 1000;
   const sessionBytes = Number(values['session-bytes']);
@@ -37,7 +40,12 @@ async function main(): Promise<void> {
   cluster.on('message', (worker, message: { tag?: string; id?: number }) => {
     if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPad });
   });
-  cluster.setupPrimary({ serialization: process.env.STORE_BENCH_SERIALIZATION === 'advanced' ? 'advanced' : 'json', exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx', ...(process.env.STORE_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.STORE_BENCH_PROF] : [])] });
+  const profile = values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)),
+    execArgv: ['--import', 'tsx', ...profile],
+    serialization: values.serialization,
+  });
   const workers = Array.from({ length: workerCount }, () => cluster.fork());
   try {
     await Promise.all(workers.map((w) => next(w, 'ready')));
@@ -75,7 +83,7 @@ async function main(): Promise<void> {
 
     const report = {
       machine: { cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
-      setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes },
+      setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes, serialization: values.serialization },
       rows,
       memory,
     };
@@ -125,13 +133,14 @@ function echoSizes(sessionBytes: number): { getPad: number; replyPad: number } {
 
 function markdown(report: {
   machine: { cores: number; node: string; date: string };
-  setup: { workers: number; durationS: number; rounds: number; sessionBytes: number };
+  setup: { workers: number; durationS: number; rounds: number; sessionBytes: number; serialization: string };
   rows: Row[];
   memory: { sessions: number; sidLength: number; jsonBytes: number; heapPerSession: number; ratio: number };
 }): string {
   const out = [
     `${report.machine.cores} cores, Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ${report.setup.workers} workers, ` +
-      `${report.setup.rounds} rounds of ${report.setup.durationS} s per case (medians); sessions of ${report.setup.sessionBytes} bytes of JSON.`,
+      `${report.setup.rounds} rounds of ${report.setup.durationS} s per case (medians); sessions of ${report.setup.sessionBytes} bytes of JSON; ` +
+      `IPC serialization ${report.setup.serialization}.`,
     '',
     '| op | outstanding per worker | ops/s (all workers) | mean µs | p99 µs | mean × echo |',
     '|---|---:|---:|---:|---:|---:|',

@@ -15,7 +15,8 @@ export interface ClusterStoreOptions {
   timeoutMs?: number;
   /**
    * A `get` already rolled the session's expiry forward in the host; the `touch` express-session sends at the end
-   * of the same request is skipped when it would move that expiry by no more than this, in ms. @default 1000
+   * of the same request is skipped when it would move that expiry by no more than this, in ms (the host keeps
+   * expiry to the second). @default 2000
    */
   touchToleranceMs?: number;
   /** Largest session saved, in bytes of JSON: a larger `set` fails here, before it is sent. Match the host's. @default 16_384 */
@@ -55,7 +56,7 @@ export class ClusterStore extends Store {
   constructor(options: ClusterStoreOptions = {}) {
     super();
     const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000);
-    this.#touchToleranceMs = integerOption('touchToleranceMs', options.touchToleranceMs, 1000, 0);
+    this.#touchToleranceMs = integerOption('touchToleranceMs', options.touchToleranceMs, 2000, 0);
     this.#maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaultLimits.maxSessionBytes);
     this.#maxIdLength = integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength);
     const client = () => this.#client;

@@ -1,5 +1,7 @@
 // The sessions themselves, held by the host in the primary: a Map of id → JSON string with expiry,
 // a least-recently-used bound on the count and a bound on each session's size. No I/O, no cluster.
+// Expiry is kept to the second, as cookies keep it: whole seconds are small integers that V8 stores inside
+// the entry, where milliseconds since 1970 would each take a separate 16-byte heap number.
 import { checkSessionSize, defaultLimits } from './protocol.js';
 import { integerOption } from './options.js';
 
@@ -24,14 +26,18 @@ const defaults = {
 class Entry {
   constructor(
     public json: string,
-    public expiresAt: number,
-    /** How far each use moves the expiry: the lifetime the session was last saved or touched with. */
-    public lifetimeMs: number,
+    /** Expires at the start of this second (since the epoch). */
+    public expiresS: number,
+    /** How far each use moves the expiry, in s: the lifetime the session was last saved or touched with. */
+    public lifetimeS: number,
   ) {}
 }
 
-/** A session as the host keeps it. */
-export type StoredSession = Readonly<Pick<Entry, 'json' | 'expiresAt'>>;
+/** A session as the host keeps it; `expiresAt` in ms since the epoch, on a whole second. */
+export interface StoredSession {
+  json: string;
+  expiresAt: number;
+}
 
 export class SessionTable {
   readonly maxSessions: number;
@@ -69,22 +75,22 @@ export class SessionTable {
   read(sid: string): StoredSession | undefined {
     const entry = this.#live(sid);
     if (entry === undefined) return undefined;
-    entry.expiresAt = Date.now() + entry.lifetimeMs;
+    entry.expiresS = seconds(Date.now()) + entry.lifetimeS;
     this.#markUsed(sid, entry);
-    return entry;
+    return { json: entry.json, expiresAt: entry.expiresS * 1000 };
   }
 
   set(sid: string, json: string, expiresAt: number | null): void {
     checkSessionSize(sid, json, this.maxSessionBytes);
     const now = Date.now();
-    const expiry = this.#expiry(expiresAt, now);
+    const expiry = expiresAt ?? now + this.defaultTtlMs;
     if (expiry <= now) {
       // A session saved already expired is a logout in all but name.
       this.#sessions.delete(sid);
       return;
     }
     this.#sessions.delete(sid);
-    this.#sessions.set(sid, new Entry(json, expiry, expiry - now));
+    this.#sessions.set(sid, new Entry(json, seconds(expiry), lifetimeS(expiry, now)));
     if (this.#sessions.size > this.maxSessions) this.#evictOldest();
   }
 
@@ -93,10 +99,14 @@ export class SessionTable {
     const entry = this.#live(sid);
     if (entry === undefined) return;
     const now = Date.now();
-    entry.expiresAt = this.#expiry(expiresAt, now);
-    entry.lifetimeMs = entry.expiresAt - now;
-    if (entry.lifetimeMs <= 0) this.#sessions.delete(sid);
-    else this.#markUsed(sid, entry);
+    const expiry = expiresAt ?? now + this.defaultTtlMs;
+    if (expiry <= now) {
+      this.#sessions.delete(sid);
+      return;
+    }
+    entry.expiresS = seconds(expiry);
+    entry.lifetimeS = lifetimeS(expiry, now);
+    this.#markUsed(sid, entry);
   }
 
   destroy(sid: string): void {
@@ -111,7 +121,7 @@ export class SessionTable {
   /** Every live session with its expiry (ms since the epoch), least recently used first. */
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
     const now = Date.now();
-    for (const [sid, entry] of this.#sessions) if (entry.expiresAt > now) yield [sid, entry.json, entry.expiresAt];
+    for (const [sid, entry] of this.#sessions) if (entry.expiresS * 1000 > now) yield [sid, entry.json, entry.expiresS * 1000];
   }
 
   length(): number {
@@ -128,7 +138,7 @@ export class SessionTable {
     const now = Date.now();
     let removed = 0;
     for (const [sid, entry] of this.#sessions) {
-      if (entry.expiresAt <= now) {
+      if (entry.expiresS * 1000 <= now) {
         this.#sessions.delete(sid);
         removed++;
       }
@@ -150,7 +160,7 @@ export class SessionTable {
 
   #live(sid: string): Entry | undefined {
     const entry = this.#sessions.get(sid);
-    if (entry === undefined || entry.expiresAt > Date.now()) return entry;
+    if (entry === undefined || entry.expiresS * 1000 > Date.now()) return entry;
     this.#sessions.delete(sid);
     return undefined;
   }
@@ -172,8 +182,13 @@ export class SessionTable {
       this.#sessions.delete(next.value);
     }
   }
+}
 
-  #expiry(expiresAt: number | null, now: number): number {
-    return expiresAt ?? now + this.defaultTtlMs;
-  }
+/** The second a millisecond time falls in, rounded up: a session never expires before its cookie does. */
+function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
+
+function lifetimeS(expiry: number, now: number): number {
+  return Math.max(1, Math.round((expiry - now) / 1000));
 }

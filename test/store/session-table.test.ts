@@ -6,6 +6,8 @@ import { ErrorCode } from '../../src/store/protocol.js';
 
 const start = 1_700_000_000_000;
 
+const held = (table: SessionTable) => [...table.entries()].map(([sid, , expiresAt]) => [sid, expiresAt]);
+
 function tableOnMockClock(t: TestContext, options: SessionTableOptions = {}): SessionTable {
   t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: start });
   const table = new SessionTable(options);
@@ -27,7 +29,15 @@ test('get: an unknown id creates nothing', (t) => {
   assert.equal(table.size, 0);
 });
 
-const held = (table: SessionTable) => [...table.entries()].map(([sid, , expiresAt]) => [sid, expiresAt]);
+test('expiry: kept to the second, rounded up: a session never expires before its cookie', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 1500);
+  assert.deepEqual(held(table), [['a', start + 2000]]);
+  t.mock.timers.tick(1999);
+  assert.equal(table.size, 1);
+  t.mock.timers.tick(1);
+  assert.equal(table.get('a'), null);
+});
 
 test('expiry: a session left alone expires at its cookie.expires and is never returned after', (t) => {
   const table = tableOnMockClock(t);
@@ -72,9 +82,9 @@ test('get: rolls the expiry forward by the lifetime the session was saved with',
   t.mock.timers.tick(8000);
   assert.equal(table.read('a')?.expiresAt, start + 18_000, 'read at 8 s: now expires at 18 s');
   t.mock.timers.tick(9999);
-  assert.equal(table.get('a'), '{}', 'alive at 17.999 s thanks to the read');
-  t.mock.timers.tick(10_000);
-  assert.equal(table.get('a'), null, 'idle for a whole lifetime: gone');
+  assert.deepEqual(held(table), [['a', start + 18_000]], 'alive at 17.999 s thanks to the read');
+  t.mock.timers.tick(1);
+  assert.equal(table.get('a'), null, 'idle for a whole lifetime since: gone');
 });
 
 test('touch: moves expiry without rewriting the data, and sets the lifetime later reads roll by', (t) => {
