@@ -3,8 +3,11 @@ import os from 'node:os';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
-/** `cluster`: the primary hosts the sessions. `memory`: each worker keeps its own (benchmarks only). */
-export type SessionStoreKind = 'cluster' | 'memory';
+/**
+ * `cluster`: the primary hosts the sessions. `redis`: every worker uses the Redis server at `redisUrl`.
+ * `memory`: each worker keeps its own (benchmarks only).
+ */
+export type SessionStoreKind = 'cluster' | 'redis' | 'memory';
 
 export interface Config {
   nodeEnv: NodeEnv;
@@ -13,6 +16,10 @@ export interface Config {
   /** First signs new cookies, all verify (rotation). Empty in development until the primary generates one. */
   sessionSecrets: string[];
   sessionStore: SessionStoreKind;
+  /** With SESSION_STORE=redis://… or rediss://…: that URL. */
+  redisUrl: string | null;
+  /** Prefix of every session key in Redis. */
+  redisPrefix: string;
   sessionMaxAgeMs: number;
   sessionMaxSessions: number;
   sessionMaxBytes: number;
@@ -39,7 +46,8 @@ export function loadConfig(env: Env = process.env): Config {
     port: read.integer('PORT', 3000, 0, 65535),
     webConcurrency: read.integer('WEB_CONCURRENCY', os.availableParallelism(), 1, 1024),
     sessionSecrets: read.list('SESSION_SECRET'),
-    sessionStore: read.oneOf('SESSION_STORE', ['cluster', 'memory'], 'cluster'),
+    ...read.sessionStore('SESSION_STORE'),
+    redisPrefix: read.text('SESSION_REDIS_PREFIX', 'ecs:sess:'),
     sessionMaxAgeMs: read.integer('SESSION_MAX_AGE_S', 86_400, 1, 400 * 86_400) * 1000,
     sessionMaxSessions: read.integer('SESSION_MAX_SESSIONS', 100_000, 1, 100_000_000),
     sessionMaxBytes: read.integer('SESSION_MAX_BYTES', 16_384, 256, 16 * 1024 * 1024),
@@ -93,6 +101,20 @@ class Reader {
     return fallback;
   }
 
+  text(name: string, fallback: string): string {
+    const raw = this.env[name];
+    return raw === undefined || raw === '' ? fallback : raw;
+  }
+
+  sessionStore(name: string): { sessionStore: SessionStoreKind; redisUrl: string | null } {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '' || raw === 'cluster') return { sessionStore: 'cluster', redisUrl: null };
+    if (raw === 'memory') return { sessionStore: 'memory', redisUrl: null };
+    if (/^rediss?:\/\//.test(raw) && URL.canParse(raw)) return { sessionStore: 'redis', redisUrl: raw };
+    this.problems.push(`${name} must be cluster, memory, or a redis:// or rediss:// URL, got ${JSON.stringify(redact(raw))}`);
+    return { sessionStore: 'cluster', redisUrl: null };
+  }
+
   list(name: string): string[] {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return [];
@@ -101,4 +123,9 @@ class Reader {
     this.problems.push(`${name} must be a comma-separated list of non-empty secrets, got an empty entry`);
     return [];
   }
+}
+
+/** A URL as it may be printed: without its password. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RestartBackoff } from './backoff.js';
-import { loadConfigOrExit } from './config.js';
+import { loadConfigOrExit, redact } from './config.js';
 import { drainMessage, EXIT_CONFIG } from './control.js';
 import { ClusterStore } from './store/index.js';
 
@@ -86,7 +86,8 @@ function main(): void {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  log(`pid ${process.pid}, ${config.nodeEnv}, SESSION_STORE=${config.sessionStore}: starting ${config.webConcurrency} workers`);
+  const where = config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`;
+  log(`pid ${process.pid}, ${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`);
   for (let i = 0; i < config.webConcurrency; i++) fork();
 }
 

@@ -1,14 +1,23 @@
 // Which express-session store a worker uses, chosen by SESSION_STORE; the app and its routes never know.
 import session from 'express-session';
 import type { Config } from './config.js';
+import { createRedisSessionStore } from './redis-store.js';
 import { ClusterStore } from './store/index.js';
 
-export function createSessionStore(config: Config): session.Store {
+export interface SessionStore {
+  store: session.Store;
+  /** Lets go of connections the store holds, so the worker can exit. */
+  close(): Promise<void>;
+}
+
+export function createSessionStore(config: Config, log: (message: string) => void): SessionStore {
   switch (config.sessionStore) {
     case 'cluster':
-      return new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes });
+      return { store: new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes }), close: async () => {} };
+    case 'redis':
+      return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log });
     case 'memory':
       // Unshared: each worker has its own sessions. The benchmark's reference for "as fast as a store can be".
-      return new session.MemoryStore();
+      return { store: new session.MemoryStore(), close: async () => {} };
   }
 }

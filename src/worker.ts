@@ -16,12 +16,15 @@ function main(): void {
   const config = loadConfigOrExit();
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
 
-  const store = createSessionStore(config);
   let draining = false;
-  store.on('disconnect', () => {
-    if (!draining) log(worker.id, 'session store unreachable: answering 503 until it answers again');
-  });
-  store.on('connect', () => log(worker.id, 'session store reachable again'));
+  const sessions = createSessionStore(config, (message) => log(worker.id, message));
+  const store = sessions.store;
+  if (config.sessionStore === 'cluster') {
+    store.on('disconnect', () => {
+      if (!draining) log(worker.id, 'session store unreachable: answering 503 until it answers again');
+    });
+    store.on('connect', () => log(worker.id, 'session store reachable again'));
+  }
   const app = createApp({
     store,
     secrets: config.sessionSecrets,
@@ -45,7 +48,7 @@ function main(): void {
     if (draining) return;
     draining = true;
     log(worker.id, 'draining: no new connections, finishing requests in flight');
-    server.close(() => worker.disconnect());
+    server.close(() => void sessions.close().finally(() => worker.disconnect()));
     setTimeout(() => server.closeIdleConnections(), drainGraceMs).unref();
   };
   process.on('message', (message) => {

@@ -12,6 +12,8 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     webConcurrency: os.availableParallelism(),
     sessionSecrets: [],
     sessionStore: 'cluster',
+    redisUrl: null,
+    redisPrefix: 'ecs:sess:',
     sessionMaxAgeMs: 86_400_000,
     sessionMaxSessions: 100_000,
     sessionMaxBytes: 16_384,
@@ -60,5 +62,18 @@ test('loadConfig: SESSION_STORE=memory (unshared, for benchmarks) is refused in 
   assert.throws(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's', SESSION_STORE: 'memory' }), {
     problems: ['SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production'],
   });
-  assert.throws(() => loadConfig({ SESSION_STORE: 'mongo' }), { problems: ['SESSION_STORE must be one of cluster, memory, got "mongo"'] });
+  assert.throws(() => loadConfig({ SESSION_STORE: 'mongo' }), { problems: ['SESSION_STORE must be cluster, memory, or a redis:// or rediss:// URL, got "mongo"'] });
+});
+
+test('loadConfig: SESSION_STORE=redis://… or rediss://… selects Redis; a bad URL is refused without printing its password', () => {
+  assert.deepEqual(
+    [loadConfig({ SESSION_STORE: 'redis://127.0.0.1:6379' }), loadConfig({ SESSION_STORE: 'rediss://u:pw@h:6380/2' })].map((c) => [c.sessionStore, c.redisUrl]),
+    [
+      ['redis', 'redis://127.0.0.1:6379'],
+      ['redis', 'rediss://u:pw@h:6380/2'],
+    ],
+  );
+  assert.throws(() => loadConfig({ SESSION_STORE: 'http://u:secret@h' }), {
+    problems: ['SESSION_STORE must be cluster, memory, or a redis:// or rediss:// URL, got "http://u:***@h"'],
+  });
 });

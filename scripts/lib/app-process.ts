@@ -30,9 +30,9 @@ export function startCommand(): string[] {
 export async function startApp(
   cleanup: (fn: () => unknown) => void,
   env: Record<string, string> = {},
-  options: { waitForWorkers?: boolean } = {},
+  options: { waitForWorkers?: boolean; command?: string[] } = {},
 ): Promise<AppProcess> {
-  const [program, ...args] = startCommand() as [string, ...string[]];
+  const [program, ...args] = (options.command ?? startCommand()) as [string, ...string[]];
   const child = spawn(program, args, {
     cwd: root,
     env: { ...process.env, PORT: '0', ...env },

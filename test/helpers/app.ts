@@ -4,7 +4,7 @@ import { startApp, type AppProcess } from '../../scripts/lib/app-process.js';
 export function startTestApp(
   cleanup: (fn: () => unknown) => void,
   env: Record<string, string> = {},
-  options: { waitForWorkers?: boolean } = {},
+  options: { waitForWorkers?: boolean; command?: string[] } = {},
 ): Promise<AppProcess> {
   return startApp(cleanup, { NODE_ENV: 'test', WEB_CONCURRENCY: '2', ...env }, options);
 }

@@ -1,0 +1,77 @@
+// The Redis session store for several machines: connect-redis on the official client, tuned to fail fast.
+// Runs in each worker. While Redis is unreachable, requests that need a session answer 503 at once and the
+// client reconnects on its own; the log says so once per change, not once per request.
+import { RedisStore } from 'connect-redis';
+import type { SessionData } from 'express-session';
+import { createClient } from 'redis';
+import { redact } from './config.js';
+
+export interface RedisSessionStoreOptions {
+  url: string;
+  prefix: string;
+  /** A command Redis does not answer within this fails (HTTP 503), in ms. */
+  timeoutMs: number;
+  log: (message: string) => void;
+}
+
+type Callback = (error?: unknown, value?: unknown) => void;
+
+/** connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500. */
+class FailFastRedisStore extends RedisStore {
+  override get(sid: string, callback?: Callback) {
+    return super.get(sid, unavailableOnError(callback));
+  }
+  override set(sid: string, session: SessionData, callback?: Callback) {
+    return super.set(sid, session, unavailableOnError(callback));
+  }
+  override touch(sid: string, session: SessionData, callback?: Callback) {
+    return super.touch(sid, session, unavailableOnError(callback));
+  }
+  override destroy(sid: string, callback?: Callback) {
+    return super.destroy(sid, unavailableOnError(callback));
+  }
+}
+
+export function createRedisSessionStore(options: RedisSessionStoreOptions): { store: RedisStore; close: () => Promise<void> } {
+  const client = createClient({
+    url: options.url,
+    // Without a connection, commands fail at once instead of queueing until Redis comes back.
+    disableOfflineQueue: true,
+    commandOptions: { timeout: options.timeoutMs },
+    socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+  });
+  const store = new FailFastRedisStore({ client, prefix: options.prefix });
+  const where = redact(options.url);
+  let up: boolean | undefined;
+  // express-session serves requests without a session while the store says it is disconnected: 503 at once.
+  // It subscribes when the app is built, just after this returns: say it on the next tick.
+  process.nextTick(() => {
+    if (up !== true) store.emit('disconnect');
+  });
+  client.on('ready', () => {
+    options.log(up === false ? `Redis at ${where} reachable again` : `connected to Redis at ${where}`);
+    up = true;
+    store.emit('connect');
+  });
+  client.on('error', (error: Error) => {
+    if (up !== false) options.log(`Redis at ${where} unreachable (${error.message}): answering 503, reconnecting`);
+    if (up === true) store.emit('disconnect');
+    up = false;
+  });
+  client.connect().catch(() => {}); // failures arrive on 'error' above, and the client keeps retrying
+  return {
+    store,
+    close: async () => {
+      if (client.isOpen) await client.close().catch(() => client.destroy());
+    },
+  };
+}
+
+function unavailableOnError(callback: Callback | undefined): Callback | undefined {
+  if (callback === undefined) return undefined;
+  return (error, value) => callback(error ? Object.assign(toError(error), { statusCode: 503 }) : error, value);
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

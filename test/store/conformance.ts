@@ -1,0 +1,117 @@
+// One store conformance suite, written once, run against every session store the template offers
+// (test/store/conformance.test.ts): the behaviour express-session and the app rely on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SessionData, Store } from 'express-session';
+
+export interface StoreUnderTest {
+  store: Store;
+  /** When the store will drop `sid`, in ms since the epoch (to the second), or null if it does not hold it. */
+  expiryOf: (sid: string) => Promise<number | null>;
+}
+
+type Data = SessionData & Record<string, unknown>;
+
+export function storeConformance(name: string, setup: () => Promise<StoreUnderTest>, skip?: string): void {
+  const scenario = (title: string, body: (s: StoreUnderTest) => Promise<void>): void => {
+    void test(`${name}: ${title}`, { skip }, async () => {
+      const under = await setup();
+      await call((cb) => under.store.clear!(cb));
+      await body(under);
+    });
+  };
+
+  scenario('set then get returns the session, with cookie.expires as express-session expects', async ({ store }) => {
+    const expires = new Date(Date.now() + 60_000);
+    await set(store, 'one', session({ cart: ['apple'] }, expires));
+    const read = await get(store, 'one');
+    assert.deepEqual(read?.cart, ['apple']);
+    assert.equal(new Date(String(read?.cookie.expires)).getTime(), expires.getTime());
+    assert.equal(await get(store, 'never-set'), null);
+  });
+
+  scenario('set overwrites, destroy removes', async ({ store }) => {
+    await set(store, 'x', session({ v: 1 }));
+    await set(store, 'x', session({ v: 2 }));
+    assert.equal((await get(store, 'x'))?.v, 2);
+    await call((cb) => store.destroy('x', cb));
+    assert.equal(await get(store, 'x'), null);
+  });
+
+  scenario('touch moves the expiry and leaves the data as it was', async ({ store, expiryOf }) => {
+    await set(store, 't', session({ v: 'kept' }, new Date(Date.now() + 60_000)));
+    const later = new Date(Date.now() + 3_600_000);
+    await call((cb) => store.touch!('t', session({ v: 'not written' }, later), cb));
+    const expiry = await expiryOf('t');
+    assert.ok(expiry !== null && Math.abs(expiry - later.getTime()) <= 2000, `expires about an hour from now (${expiry})`);
+    assert.equal((await get(store, 't'))?.v, 'kept');
+  });
+
+  scenario('expiry: a session saved with cookie.expires in the past is gone; the store expires at cookie.expires', async ({ store, expiryOf }) => {
+    await set(store, 'old', session({}, new Date(Date.now() + 60_000)));
+    await set(store, 'old', session({}, new Date(Date.now() - 1000)));
+    assert.equal(await get(store, 'old'), null);
+    const expires = new Date(Date.now() + 90_000);
+    await set(store, 'new', session({}, expires));
+    const expiry = await expiryOf('new');
+    assert.ok(expiry !== null && Math.abs(expiry - expires.getTime()) <= 2000, `expires with its cookie (${expiry})`);
+  });
+
+  scenario('all, length and clear see every session', async ({ store }) => {
+    for (const sid of ['a', 'b', 'c']) await set(store, sid, session({ sid }));
+    assert.equal(await call<number>((cb) => store.length!(cb)), 3);
+    const all = await call<unknown>((cb) => store.all!(cb));
+    assert.deepEqual(Object.keys(bySid(all)).sort(), ['a', 'b', 'c']);
+    await call((cb) => store.clear!(cb));
+    assert.equal(await call<number>((cb) => store.length!(cb)), 0);
+  });
+
+  scenario('hostile ids are ordinary ids: __proto__, constructor, spaces, unicode, 200 characters', async ({ store }) => {
+    const ids = ['__proto__', 'constructor', 'toString', 'a b\tc', 'sess:*', 'ключ-🔑', 'x'.repeat(200)];
+    for (const sid of ids) assert.equal(await get(store, sid), null, `${sid.slice(0, 20)} absent at first`);
+    for (const [i, sid] of ids.entries()) await set(store, sid, session({ i }));
+    for (const [i, sid] of ids.entries()) assert.equal((await get(store, sid))?.i, i, sid.slice(0, 20));
+    assert.equal(await call<number>((cb) => store.length!(cb)), ids.length);
+    assert.deepEqual(Object.keys(bySid(await call<unknown>((cb) => store.all!(cb)))).sort(), [...ids].sort());
+  });
+
+  scenario('concurrent writes: 200 sessions at once all land; 50 racing writes of one session leave one of them', async ({ store }) => {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => set(store, `many-${i}`, session({ i }))));
+    await Promise.all(Array.from({ length: 50 }, (_, i) => set(store, 'contended', session({ writer: i }))));
+    const reads = await Promise.all(Array.from({ length: 200 }, (_, i) => get(store, `many-${i}`)));
+    assert.deepEqual(
+      reads.map((read) => read?.i),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    const winner = (await get(store, 'contended'))?.writer;
+    assert.ok(typeof winner === 'number' && winner >= 0 && winner < 50, `one complete write won (${String(winner)})`);
+    assert.equal(await call<number>((cb) => store.length!(cb)), 201);
+  });
+}
+
+function session(data: Record<string, unknown>, expires = new Date(Date.now() + 60_000)): Data {
+  return { cookie: { originalMaxAge: expires.getTime() - Date.now(), expires, httpOnly: true, path: '/' }, ...data } as unknown as Data;
+}
+
+function get(store: Store, sid: string): Promise<Data | null> {
+  return call<SessionData | null>((cb) => store.get(sid, cb)).then((value) => (value as Data | null) ?? null);
+}
+
+function set(store: Store, sid: string, data: Data): Promise<void> {
+  return call((cb) => store.set(sid, data, cb));
+}
+
+/** `all` may answer an object keyed by id (ClusterStore, MemoryStore) or a list with `id` (connect-redis). */
+function bySid(all: unknown): Record<string, unknown> {
+  if (!Array.isArray(all)) return all as Record<string, unknown>;
+  return Object.fromEntries(all.map((entry: { id: string }) => [entry.id, entry]));
+}
+
+function call<T = void>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    fn((error, value) => {
+      if (error) reject(error instanceof Error ? error : new Error('store call failed'));
+      else resolve(value as T);
+    });
+  });
+}
