@@ -4,6 +4,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
 import { startCpuWindow } from './lib/cpu.js';
+import { redisUnavailable, startRedis } from './lib/redis-server.js';
 import { runSessionLoad, type LoadResult, type Workload } from './lib/session-load.js';
 
 interface Variant {
@@ -13,13 +14,15 @@ interface Variant {
   env?: Record<string, string>;
   /** Why this variant cannot run here, if it cannot. */
   skip?: string;
+  /** Processes besides the app that serve this variant (its CPU is the variant's, not noise). */
+  servers?: () => number[];
 }
 
 const allVariants: Variant[] = [
   { name: 'none', label: 'no session middleware (HTTP ceiling, /healthz)', path: '/healthz', env: { SESSION_STORE: 'memory' } },
   { name: 'memory', label: 'MemoryStore in each worker (unshared)', path: '/hello', env: { SESSION_STORE: 'memory' } },
   { name: 'cluster', label: 'ClusterStore (this project)', path: '/hello', env: { SESSION_STORE: 'cluster' } },
-  { name: 'redis', label: 'connect-redis, local redis-server', path: '/hello', skip: 'the Redis backend (SESSION_STORE=redis://…) is not built yet' },
+  { name: 'redis', label: 'connect-redis, local redis-server', path: '/hello' },
 ];
 
 interface Run {
@@ -57,10 +60,20 @@ async function main(): Promise<void> {
   const connections = Number(values.connections);
   const workloads = values.workloads.split(',') as Workload[];
   const chosen = allVariants.filter((v) => values.variants.split(',').includes(v.name));
-  const runnable = chosen.filter((v) => v.skip === undefined);
   const say = (line: string) => (values.json ? undefined : console.error(line));
-
   const cleanups: (() => unknown)[] = [];
+  const redis = chosen.find((v) => v.name === 'redis');
+  if (redis) {
+    const missing = redisUnavailable();
+    if (missing) redis.skip = missing;
+    else {
+      const server = await startRedis((fn) => cleanups.push(fn));
+      redis.env = { SESSION_STORE: server.url };
+      redis.servers = () => [server.pid()].filter((pid): pid is number => pid !== undefined);
+    }
+  }
+  const runnable = chosen.filter((v) => v.skip === undefined);
+
   const apps = new Map<string, AppProcess>();
   const runs: Run[] = [];
   try {
@@ -84,7 +97,7 @@ async function main(): Promise<void> {
     }
     for (const app of apps.values()) await stopApp(app);
   } finally {
-    cleanups.forEach((fn) => fn());
+    for (const fn of cleanups.reverse()) await fn();
   }
 
   const report = summarize(runs, chosen, workloads, { rounds, durationS, connections, workers: Number(values.workers) });
@@ -97,12 +110,12 @@ async function measure(app: AppProcess, variant: Variant, workload: Workload, ro
     const primaryPid = app.child.pid!;
     const workerPids = app.workerPids();
     const before = variant.name === 'cluster' ? await hostStats(app) : null;
-    const cpu = startCpuWindow([primaryPid, ...workerPids]);
+    const cpu = startCpuWindow([primaryPid, ...workerPids, ...(variant.servers?.() ?? [])]);
     const load = await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.durationS, workload });
     const used = cpu.stop();
     const after = before === null ? null : await hostStats(app);
     const primaryS = used.byPid.get(primaryPid) ?? 0;
-    const appS = [...used.byPid.values()].reduce((a, b) => a + b, 0);
+    const appS = [primaryPid, ...workerPids].reduce((sum, pid) => sum + (used.byPid.get(pid) ?? 0), 0);
     const othersCores = used.othersS === null ? null : used.othersS / used.wallS;
     if (othersCores !== null && othersCores > noisyCores && attempt < maxRetries) continue;
     const messages = before && after ? after.messagesIn - before.messagesIn + (after.messagesOut - before.messagesOut) : null;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { createClient } from 'redis';
 import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
-import { redisUnavailable, startRedis } from './helpers/redis.js';
+import { redisUnavailable, startRedis } from '../scripts/lib/redis-server.js';
 
 test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; sessions stick and live in Redis', { skip: redisUnavailable() }, async (t) => {
   const redis = await startRedis((fn) => t.after(fn), { running: false });

@@ -5,7 +5,7 @@ import type { Store } from 'express-session';
 import { createClient } from 'redis';
 import { createRedisSessionStore } from '../../src/redis-store.js';
 import { ClusterStore } from '../../src/store/index.js';
-import { redisUnavailable, startRedis, type RedisServer } from '../helpers/redis.js';
+import { redisUnavailable, startRedis, type RedisServer } from '../../scripts/lib/redis-server.js';
 import { storeConformance } from './conformance.js';
 
 const host = ClusterStore.setup()!;

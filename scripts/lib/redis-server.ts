@@ -1,4 +1,4 @@
-// A real redis-server for one test file, on a free loopback port, stopped in cleanup. Without redis-server
+// A real redis-server on a free loopback port, stopped in cleanup (for the tests and the bench). Without it
 // installed the tests that need it are skipped with a message saying what to install; with CI=true they fail.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,6 +11,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   start(): Promise<void>;
+  /** The running server's PID, if it runs. */
+  pid(): number | undefined;
 }
 
 const install = 'redis-server is not installed: `apt-get install -y redis-server` to run the Redis tests';
@@ -57,7 +59,7 @@ export async function startRedis(cleanup: (fn: () => unknown) => void, options: 
   };
   cleanup(stop);
   if (options.running !== false) await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pid: () => child?.pid };
 }
 
 function freePort(): Promise<number> {
