@@ -184,7 +184,12 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
         ipcMessagesPerRequest: medianOrNull(mine.map((r) => r.ipcMessagesPerRequest)),
       };
     });
-    return { workload, rows };
+    // ClusterStore over connect-redis, paired by round like the other ratios.
+    const redisByRound = new Map(of('redis').map((r) => [r.round, r.load.requestsPerS]));
+    const clusterOverRedis = medianOrNull(
+      of('cluster').map((r) => (redisByRound.has(r.round) ? r.load.requestsPerS / redisByRound.get(r.round)! : null)),
+    );
+    return { workload, rows, clusterOverRedis };
   });
   const noisy = runs.filter((r) => r.othersCores !== null && r.othersCores > noisyCores).length;
   return {
@@ -202,7 +207,7 @@ function markdown(report: ReturnType<typeof summarize>): string {
       `${report.setup.workers} workers, ${report.setup.connections} connections, ${report.setup.rounds} rounds of ${report.setup.durationS} s; ` +
       'medians, ratios paired by round (each round over its own MemoryStore run).',
   ];
-  for (const { workload, rows } of report.tables) {
+  for (const { workload, rows, clusterOverRedis } of report.tables) {
     out.push('', `**${workload}** visitors (${workload === 'returning' ? 'cookie kept: get + touch per request' : 'no cookie: a new session and a set per request'})`, '');
     out.push('| variant | req/s | × MemoryStore | p50 ms | p99 ms | p99 × MemoryStore | failed | stickiness | primary CPU (cores) | IPC msgs/req |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -217,6 +222,7 @@ function markdown(report: ReturnType<typeof summarize>): string {
           `${r.primaryCores == null ? '–' : `${f(r.primaryCores)} (${f((r.primaryShare ?? 0) * 100, 0)} % of app CPU)`} | ${f(r.ipcMessagesPerRequest)} |`,
       );
     }
+    if (clusterOverRedis !== null) out.push('', `ClusterStore ÷ connect-redis, paired by round: ${f(clusterOverRedis)}`);
   }
   if (report.noisyRunsKept > 0) out.push('', `Warning: ${report.noisyRunsKept} runs had other processes using > ${noisyCores} cores even after ${maxRetries} retries; treat their ratios with care.`);
   return out.join('\n');
