@@ -43,7 +43,7 @@ async function main(): Promise<number> {
     if (warmupS > 0) await runSessionLoad({ url, connections, durationS: warmupS, workload, reconnectEvery });
     const result = await runSessionLoad({ url, connections, durationS, workload, reconnectEvery, progress: !values.json });
     if (app) await stopApp(app);
-    console.log(values.json ? JSON.stringify({ url, ...result }, null, 2) : summary(url, result));
+    console.log(values.json ? JSON.stringify({ url, ...result, cookies: undefined }, null, 2) : summary(url, result));
     return failed(result) ? 1 : 0;
   } finally {
     cleanups.forEach((fn) => fn());
@@ -61,7 +61,7 @@ function summary(url: string, r: LoadResult): string {
     ['requests/s', r.requestsPerS.toFixed(0)],
     ['requests', String(r.requests)],
     ['latency p50 / p97.5 / p99', `${r.latencyMs.p50} / ${r.latencyMs.p97_5} / ${r.latencyMs.p99} ms`],
-    ['errors / timeouts / non-2xx', `${r.errors} / ${r.timeouts} / ${r.non2xx}`],
+    ['errors / timeouts / non-2xx', `${r.errors} / ${r.timeouts} / ${r.non2xx}${r.errors ? ` (${JSON.stringify(r.errorCodes)})` : ''}`],
     ['sessions', String(r.sessions)],
     ['workers that answered', String(r.workers)],
     ['sessions served by 2+ workers', String(r.sessionsOnSeveralWorkers)],

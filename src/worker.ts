@@ -1,14 +1,11 @@
 // Entry of each worker process: the app with a ClusterStore, listening on PORT; drains on the primary's word
 // or on SIGTERM/SIGINT: finishes what it serves, then leaves.
 import cluster from 'node:cluster';
-import http from 'node:http';
+import { createDrainableServer } from './drain.js';
 import { createApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
 import { EXIT_CONFIG, isDrainMessage } from './control.js';
 import { createSessionStore } from './session-store.js';
-
-/** Idle keep-alive connections get this long to send one more request before they are closed. */
-const drainGraceMs = 1000;
 
 function main(): void {
   const worker = cluster.worker;
@@ -33,10 +30,7 @@ function main(): void {
     secureCookie: config.nodeEnv === 'production',
   });
 
-  const server = http.createServer((req, res) => {
-    if (draining) res.setHeader('Connection', 'close');
-    app(req, res);
-  });
+  const { server, drain: drainServer } = createDrainableServer(app);
   server.on('error', (error: NodeJS.ErrnoException) => {
     const hint = error.code === 'EADDRINUSE' ? ': another program uses it; set PORT to a free port' : '';
     log(worker.id, `cannot listen on PORT ${config.port} (${error.code ?? error.message})${hint}`);
@@ -48,8 +42,9 @@ function main(): void {
     if (draining) return;
     draining = true;
     log(worker.id, 'draining: no new connections, finishing requests in flight');
-    server.close(() => void sessions.close().finally(() => worker.disconnect()));
-    setTimeout(() => server.closeIdleConnections(), drainGraceMs).unref();
+    void drainServer()
+      .then(() => sessions.close())
+      .finally(() => worker.disconnect());
   };
   process.on('message', (message) => {
     if (isDrainMessage(message)) drain();

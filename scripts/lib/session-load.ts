@@ -15,6 +15,8 @@ export interface LoadOptions {
   reconnectEvery?: number;
   /** Show autocannon's progress bar on stderr. */
   progress?: boolean;
+  /** Stop early once this settles (a fault test stops when the app is gone). */
+  stopWhen?: Promise<unknown>;
 }
 
 export interface LoadResult {
@@ -35,6 +37,10 @@ export interface LoadResult {
   stickiness: number | null;
   /** Sessions answered by more than one worker. */
   sessionsOnSeveralWorkers: number;
+  /** The cookies the connections kept (returning visitors), to check afterwards that each session still exists. */
+  cookies: string[];
+  /** Connection errors by code (ECONNRESET: a request broken in flight; ECONNREFUSED: nothing listening). */
+  errorCodes: Record<string, number>;
 }
 
 interface Answer {
@@ -47,6 +53,7 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
   const cookies = new Set<string>();
   const workersOf = new Map<string, Set<string>>();
   const workers = new Set<string>();
+  const errorCodes: Record<string, number> = {};
   let withCookie = 0;
   let helloAgain = 0;
   // autocannon calls onResponse and then, synchronously, the connection's 'response' listener: hand over here.
@@ -70,6 +77,10 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
       let cookie: string | undefined;
       // One request in flight per connection: the next one leaves right after this listener, with `cookie`.
       let sentCookie: string | undefined;
+      (client as unknown as NodeJS.EventEmitter).on('connError', (error: NodeJS.ErrnoException) => {
+        const code = error.code ?? 'other';
+        errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+      });
       client.on('response', () => {
         const answer = last;
         last = undefined;
@@ -96,6 +107,7 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
     },
   } as autocannon.Options) as unknown as autocannon.Instance & Promise<autocannon.Result>;
   if (options.progress) autocannon.track(instance, { renderLatencyTable: false, renderResultsTable: false });
+  void options.stopWhen?.finally(() => instance.stop());
   const result = await instance;
 
   return {
@@ -114,6 +126,8 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
     helloAgain,
     stickiness: withCookie === 0 ? null : helloAgain / withCookie,
     sessionsOnSeveralWorkers: [...workersOf.values()].filter((seen) => seen.size > 1).length,
+    cookies: [...workersOf.keys()],
+    errorCodes,
   };
 }
 

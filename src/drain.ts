@@ -1,0 +1,61 @@
+// Leaving without failing a request: an HTTP server that, once told to drain, stops accepting, answers what is in
+// flight with `Connection: close`, and closes each keep-alive connection with a lingering close. Runs in a worker.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface DrainableServer {
+  server: http.Server;
+  /** Stops accepting and closes every connection once its requests are answered; resolves when all are gone. */
+  drain: () => Promise<void>;
+}
+
+const inFlight = Symbol('requests in flight');
+type TrackedSocket = Socket & { [inFlight]?: number };
+
+/**
+ * @param graceMs how long an idle keep-alive connection may still bring a request before it is closed
+ * @param lingerMs how long a closed connection keeps reading (and ignoring) what the client sent meanwhile
+ */
+export function createDrainableServer(handler: http.RequestListener, graceMs = 1000, lingerMs = 2000): DrainableServer {
+  let draining = false;
+  const sockets = new Set<TrackedSocket>();
+  const server = http.createServer((req, res) => {
+    const socket = req.socket as TrackedSocket;
+    // A request that came in on a connection already closing is dropped: the client saw our FIN and retries.
+    if (draining && socket.writableEnded) return;
+    socket[inFlight] = (socket[inFlight] ?? 0) + 1;
+    res.once('close', () => (socket[inFlight] = (socket[inFlight] ?? 1) - 1));
+    if (draining) res.setHeader('Connection', 'close');
+    handler(req, res);
+  });
+  server.on('connection', (socket: TrackedSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (draining) lingerOnClose(socket, lingerMs);
+  });
+
+  const drain = () =>
+    new Promise<void>((resolve) => {
+      draining = true;
+      server.close(() => resolve());
+      for (const socket of sockets) lingerOnClose(socket, lingerMs);
+      // Idle connections get a moment to bring one more request (answered with Connection: close), then close.
+      setTimeout(() => {
+        for (const socket of sockets) if (!socket[inFlight]) socket.destroySoon();
+      }, graceMs).unref();
+    });
+  return { server, drain };
+}
+
+/**
+ * Node closes a `Connection: close` connection as soon as the response is out; a request the client already sent
+ * then meets a reset. Instead (RFC 9112, 9.6): send FIN, keep reading and ignoring, close when the client does.
+ */
+function lingerOnClose(socket: Socket, lingerMs: number): void {
+  socket.destroySoon = () => {
+    if (socket.destroyed) return;
+    socket.end();
+    socket.once('end', () => socket.destroy());
+    setTimeout(() => socket.destroy(), lingerMs).unref();
+  };
+}

@@ -1,0 +1,85 @@
+// Faults injected into the real app under session-aware load, each counting what was lost: a worker killed,
+// a SIGTERM, a SIGHUP reload, the primary killed. Every test prints its figure.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runSessionLoad, type LoadResult } from '../scripts/lib/session-load.js';
+import { isAlive, type AppProcess } from '../scripts/lib/app-process.js';
+import { startTestApp } from './helpers/app.js';
+import { request } from './helpers/http.js';
+
+const connections = 20;
+
+/** Load for `durationS` seconds, with `fault` injected after `atMs`. */
+async function loadWithFault(app: AppProcess, fault: () => unknown, atMs = 1000, durationS = 3): Promise<LoadResult> {
+  const timer = setTimeout(fault, atMs);
+  try {
+    return await runSessionLoad({ url: app.url, connections, durationS, workload: 'returning', reconnectEvery: 40, stopWhen: app.exited });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Sessions made during the load that no longer answer "Hello again". */
+async function sessionsLost(app: AppProcess, cookies: string[]): Promise<number> {
+  const answers = await Promise.all(cookies.map((cookie) => request(`${app.url}/hello`, { cookie })));
+  return answers.filter((answer) => !String(answer.json.msg).startsWith('Hello again')).length;
+}
+
+const failed = (r: LoadResult) => r.errors + r.timeouts + r.non2xx;
+
+function report(fault: string, r: LoadResult, lost: number | string): void {
+  const errors = Object.entries(r.errorCodes).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
+  console.log(
+    `fault: ${fault} | load: ${r.requests} answered on ${connections} connections | failed: ${failed(r)} ` +
+      `(connection errors: ${errors}; non-2xx: ${r.non2xx}) | sessions lost: ${lost} of ${r.cookies.length}`,
+  );
+}
+
+test('fault: SIGKILL a worker under load: no session lost, only requests in flight on it may fail', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const victim = app.workerPids()[0]!;
+  const result = await loadWithFault(app, () => process.kill(victim, 'SIGKILL'));
+  const lost = await sessionsLost(app, result.cookies);
+  report('SIGKILL one of 2 workers', result, lost);
+  assert.equal(lost, 0);
+  assert.ok(result.cookies.length >= connections, 'every connection made its session');
+  assert.ok(failed(result) <= connections, `at most one request per connection failed (${failed(result)})`);
+  assert.equal(result.non2xx, 0, 'no error answers, only broken connections');
+  assert.ok(app.lines.some((line) => /worker 3 \(pid \d+\) listening/.test(line)), 'a replacement took its place');
+});
+
+test('fault: SIGHUP reload under load: every worker replaced, no request failed, no session lost', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const before = app.workerPids();
+  const result = await loadWithFault(app, () => app.child.kill('SIGHUP'), 800, 4);
+  await app.waitForLine(/reload: done/, 15_000);
+  const lost = await sessionsLost(app, result.cookies);
+  report('SIGHUP reload of 2 workers', result, lost);
+  assert.equal(failed(result), 0);
+  assert.equal(lost, 0);
+  assert.deepEqual(before.filter(isAlive), [], 'the old workers are gone');
+});
+
+test('fault: SIGTERM under load: no 5xx while draining, exit 0, no process left', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const workers = app.workerPids();
+  const result = await loadWithFault(app, () => app.child.kill('SIGTERM'), 1000, 3);
+  const code = await app.exited;
+  report('SIGTERM (graceful shutdown)', result, 'n/a (the app stopped)');
+  assert.equal(code, 0);
+  assert.equal(result.non2xx, 0, 'no 5xx while draining');
+  const broken = result.errors - (result.errorCodes.ECONNREFUSED ?? 0);
+  assert.ok(broken <= connections, `refused connections aside (nothing listens any more), few broke (${broken})`);
+  assert.deepEqual(workers.filter(isAlive), []);
+});
+
+test('fault: the primary killed with SIGKILL: its workers notice and exit within seconds', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const workers = app.workerPids();
+  process.kill(app.child.pid!, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (workers.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const left = workers.filter(isAlive);
+  console.log(`fault: primary SIGKILL | workers left running after it: ${left.length}`);
+  assert.deepEqual(left, []);
+});
