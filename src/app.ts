@@ -22,11 +22,17 @@ export interface AppOptions {
   secureCookie?: boolean;
   /** Session cookie name; not the default "connect.sid", which tells attackers the stack. @default "ecs.sid" */
   cookieName?: string;
+  /**
+   * Express's `trust proxy`: set it behind a TLS-terminating proxy, so a secure cookie is sent when the proxy says
+   * the visitor came over HTTPS (X-Forwarded-Proto). @default false
+   */
+  trustProxy?: boolean | number | string;
 }
 
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });

@@ -25,6 +25,8 @@ export interface Config {
   sessionMaxBytes: number;
   storeTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Express's `trust proxy`: false, true, a number of hops, or a comma list of addresses/subnets. */
+  trustProxy: boolean | number | string;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionMaxBytes: read.integer('SESSION_MAX_BYTES', 16_384, 256, 16 * 1024 * 1024),
     storeTimeoutMs: read.integer('SESSION_STORE_TIMEOUT_MS', 5000, 1, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 1, 600_000),
+    trustProxy: read.trustProxy('TRUST_PROXY'),
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(
@@ -99,6 +102,18 @@ class Reader {
     if ((accepted as readonly string[]).includes(raw)) return raw as T;
     this.problems.push(`${name} must be one of ${accepted.join(', ')}, got ${JSON.stringify(raw)}`);
     return fallback;
+  }
+
+  trustProxy(name: string): boolean | number | string {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+    if (raw === 'true') return true;
+    if (/^\d+$/.test(raw)) return Number(raw);
+    if (/^[\w.:/,\s-]+$/.test(raw)) return raw;
+    this.problems.push(
+      `${name} must be true, false, a number of proxies, or a comma-separated list of addresses or subnets (e.g. loopback, 10.0.0.0/8), got ${JSON.stringify(raw)}`,
+    );
+    return false;
   }
 
   text(name: string, fallback: string): string {

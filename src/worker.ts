@@ -28,6 +28,7 @@ function main(): void {
     workerId: worker.id,
     sessionMaxAgeMs: config.sessionMaxAgeMs,
     secureCookie: config.nodeEnv === 'production',
+    trustProxy: config.trustProxy,
   });
 
   const { server, drain: drainServer } = createDrainableServer(app);

@@ -48,6 +48,15 @@ test('GET /hello: the session cookie is httpOnly, SameSite=Lax, with a max age, 
   assert.ok(Math.abs(expires - (Date.now() + 3_600_000)) < 60_000, 'expires about an hour from now');
 });
 
+test('secure cookies: sent over HTTPS only; behind a trusted proxy, X-Forwarded-Proto: https counts as HTTPS', async (t) => {
+  const direct = await listen(t, app({ secureCookie: true }));
+  const plain = await request(`${direct}/hello`, { headers: { 'x-forwarded-proto': 'https' } });
+  assert.equal(plain.headers['set-cookie'], undefined, 'plain HTTP, proxy not trusted: no cookie');
+  const proxied = await listen(t, app({ secureCookie: true, trustProxy: 'loopback' }));
+  const viaProxy = await request(`${proxied}/hello`, { headers: { 'x-forwarded-proto': 'https' } });
+  assert.match(viaProxy.headers['set-cookie']?.[0] ?? '', /; Secure/);
+});
+
 test('GET /hello: a forged or garbage cookie gets a fresh session', async (t) => {
   const url = await listen(t, app());
   const jar = new CookieJar();

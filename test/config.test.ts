@@ -19,6 +19,17 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     sessionMaxBytes: 16_384,
     storeTimeoutMs: 5000,
     shutdownTimeoutMs: 10_000,
+    trustProxy: false,
+  });
+});
+
+test('loadConfig: TRUST_PROXY takes true/false, a number of hops or an address list', () => {
+  assert.deepEqual(
+    ['true', 'false', '1', 'loopback, 10.0.0.0/8'].map((TRUST_PROXY) => loadConfig({ TRUST_PROXY }).trustProxy),
+    [true, false, 1, 'loopback, 10.0.0.0/8'],
+  );
+  assert.throws(() => loadConfig({ TRUST_PROXY: 'yes please!' }), {
+    problems: ['TRUST_PROXY must be true, false, a number of proxies, or a comma-separated list of addresses or subnets (e.g. loopback, 10.0.0.0/8), got "yes please!"'],
   });
 });
 
