@@ -27,6 +27,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Express's `trust proxy`: false, true, a number of hops, or a comma list of addresses/subnets. */
   trustProxy: boolean | number | string;
+  /** Absolute session lifetime, however much the session is used; 0: none. */
+  sessionAbsoluteTimeoutMs: number;
+  /** Cluster store: keep the sessions in this file across restarts (null: in memory only). */
+  snapshotFile: string | null;
+  snapshotIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +61,9 @@ export function loadConfig(env: Env = process.env): Config {
     storeTimeoutMs: read.integer('SESSION_STORE_TIMEOUT_MS', 5000, 1, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 1, 600_000),
     trustProxy: read.trustProxy('TRUST_PROXY'),
+    sessionAbsoluteTimeoutMs: read.integer('SESSION_ABSOLUTE_TIMEOUT_S', 0, 0, 400 * 86_400) * 1000,
+    snapshotFile: read.text('SESSION_SNAPSHOT_FILE', '') || null,
+    snapshotIntervalMs: read.integer('SESSION_SNAPSHOT_INTERVAL_S', 60, 1, 86_400) * 1000,
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(

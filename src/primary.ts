@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
-import { ClusterStore } from './store/index.js';
+import { ClusterStore, type LoadResult } from './store/index.js';
 import { Supervisor } from './supervisor.js';
 
 function main(): void {
@@ -17,9 +17,14 @@ function main(): void {
           maxSessions: config.sessionMaxSessions,
           maxSessionBytes: config.sessionMaxBytes,
           defaultTtlMs: config.sessionMaxAgeMs,
+          absoluteTimeoutMs: config.sessionAbsoluteTimeoutMs,
+          snapshotFile: config.snapshotFile ?? undefined,
+          snapshotIntervalMs: config.snapshotIntervalMs,
         })
       : undefined;
   host?.on('rejected', (error: Error) => log(`session store refused a write: ${error.message}`));
+  host?.on('snapshot-failed', (error: Error) => log(`could not write the session snapshot ${config.snapshotFile}: ${error.message}`));
+  host?.on('snapshot-loaded', (result: LoadResult) => log(describeLoad(config.snapshotFile!, result)));
 
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
@@ -31,8 +36,12 @@ function main(): void {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     log,
     onStopped: (code) => {
-      log(`exiting with code ${code}`);
-      process.exit(code);
+      // The host outlives the last worker: now it can write its last snapshot.
+      void (host?.close() ?? Promise.resolve()).finally(() => {
+        if (config.snapshotFile !== null) log(`sessions written to ${config.snapshotFile}`);
+        log(`exiting with code ${code}`);
+        process.exit(code);
+      });
     },
   });
 
@@ -46,6 +55,17 @@ function main(): void {
   const where = config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`;
   log(`pid ${process.pid}, ${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`);
   supervisor.start();
+}
+
+function describeLoad(file: string, result: LoadResult): string {
+  switch (result.outcome) {
+    case 'missing':
+      return `no session snapshot at ${file} yet: starting empty`;
+    case 'loaded':
+      return `restored ${result.restored} sessions from ${file} (${result.expired} had expired)`;
+    case 'moved-aside':
+      return `WARNING: session snapshot ${file} ${result.reason}: moved to ${result.movedTo}, starting empty`;
+  }
 }
 
 function developmentSecret(): string {

@@ -20,6 +20,9 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     storeTimeoutMs: 5000,
     shutdownTimeoutMs: 10_000,
     trustProxy: false,
+    sessionAbsoluteTimeoutMs: 0,
+    snapshotFile: null,
+    snapshotIntervalMs: 60_000,
   });
 });
 

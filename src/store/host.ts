@@ -5,10 +5,15 @@ import { EventEmitter } from 'node:events';
 import { SessionTable, type SessionTableOptions } from './session-table.js';
 import { defaultLimits, isRequestBatch, parseRequest, POSTED, TAG, toWireError, type Reply, type ReplyBatch, type Request } from './protocol.js';
 import { integerOption } from './options.js';
+import { loadSnapshot, saveSnapshot, type LoadResult } from './snapshot.js';
 
 export interface StoreHostOptions extends SessionTableOptions {
   /** Longest session id accepted, in characters; longer ones are answered with an error. @default 256 */
   maxIdLength?: number;
+  /** Keep the sessions in this file: loaded at attach(), written every snapshotIntervalMs and at close(). */
+  snapshotFile?: string;
+  /** How often the snapshot is written, in ms. @default 60_000 */
+  snapshotIntervalMs?: number;
 }
 
 /** Counters since the host started: store requests served, the IPC messages that carried them, posted writes refused. */
@@ -23,18 +28,26 @@ type Send = (replies: Reply[]) => void;
 
 const noop = () => {};
 
-/** Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary logs it. */
+/**
+ * Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary logs it.
+ * With a snapshot file: `snapshot-loaded` (LoadResult), `snapshot-saved` (count), `snapshot-failed` (error).
+ */
 export class StoreHost extends EventEmitter {
   readonly table: SessionTable;
   readonly #limits: { maxIdLength: number };
   readonly #stats: HostStats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
   #deferred: { requests: unknown[]; send: Send }[] = [];
   #detach: (() => void) | undefined;
+  readonly #snapshotFile: string | undefined;
+  readonly #snapshotIntervalMs: number;
+  #saving: Promise<void> | undefined;
 
   constructor(options: StoreHostOptions = {}) {
     super();
     this.table = new SessionTable(options);
     this.#limits = { maxIdLength: integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength) };
+    this.#snapshotFile = options.snapshotFile;
+    this.#snapshotIntervalMs = integerOption('snapshotIntervalMs', options.snapshotIntervalMs, 60_000);
   }
 
   /**
@@ -73,9 +86,16 @@ export class StoreHost extends EventEmitter {
     return replies;
   }
 
-  /** Serves every worker of `cluster` and starts the expiry sweep. */
+  /** Serves every worker of `cluster`, starts the expiry sweep, and loads and keeps writing the snapshot. */
   attach(cluster: Cluster): void {
     if (this.#detach !== undefined) return;
+    let snapshots: NodeJS.Timeout | undefined;
+    if (this.#snapshotFile !== undefined) {
+      const loaded: LoadResult = loadSnapshot(this.table, this.#snapshotFile);
+      // setup() attaches before its caller can listen: tell on the next tick.
+      process.nextTick(() => this.emit('snapshot-loaded', loaded));
+      snapshots = setInterval(() => void this.snapshot(), this.#snapshotIntervalMs).unref();
+    }
     const onMessage = (worker: Worker, message: unknown) => {
       if (!isRequestBatch(message)) return;
       this.#stats.messagesIn++;
@@ -91,12 +111,31 @@ export class StoreHost extends EventEmitter {
     this.#detach = () => {
       cluster.off('message', onMessage);
       this.table.stopSweeping();
+      clearInterval(snapshots);
     };
   }
 
   detach(): void {
     this.#detach?.();
     this.#detach = undefined;
+  }
+
+  /** Stops serving and writes the last snapshot (when there is a snapshot file). */
+  async close(): Promise<void> {
+    this.detach();
+    await this.#saving;
+    await this.snapshot();
+  }
+
+  /** Writes the snapshot now (one at a time); failures are reported on `snapshot-failed`, never thrown. */
+  snapshot(): Promise<void> {
+    const file = this.#snapshotFile;
+    if (file === undefined || this.#saving !== undefined) return this.#saving ?? Promise.resolve();
+    this.#saving = saveSnapshot(this.table, file).then(
+      (count) => void this.emit('snapshot-saved', count),
+      (error: unknown) => void this.emit('snapshot-failed', error),
+    );
+    return this.#saving.finally(() => (this.#saving = undefined));
   }
 
   stats(): HostStats & { sessions: number } {

@@ -9,6 +9,7 @@ import { integerOption } from './options.js';
 
 export { StoreError, ErrorCode } from './protocol.js';
 export type { StoreHostOptions } from './host.js';
+export type { LoadResult } from './snapshot.js';
 
 export interface ClusterStoreOptions {
   /** How long a call waits for the primary before failing with ERR_SESSION_STORE_TIMEOUT, in ms. @default 5000 */

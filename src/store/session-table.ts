@@ -14,7 +14,15 @@ export interface SessionTableOptions {
   defaultTtlMs?: number;
   /** How often expired sessions are swept from memory, in ms. @default 60_000 */
   sweepIntervalMs?: number;
+  /**
+   * Absolute lifetime, in ms: a session is gone this long after it was first saved, however often it is used
+   * (OWASP's absolute timeout, beside the idle one). 0: none. @default 0
+   */
+  absoluteTimeoutMs?: number;
 }
+
+/** A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null]. */
+export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null];
 
 const defaults = {
   maxSessions: 100_000,
@@ -31,6 +39,27 @@ class Entry {
     /** How far each use moves the expiry, in s: the lifetime the session was last saved or touched with. */
     public lifetimeS: number,
   ) {}
+
+  /** The second the session ends whatever its use: none, unless an absolute timeout is set. */
+  get deadlineS(): number {
+    return Infinity;
+  }
+}
+
+/** Only with an absolute timeout: the deadline takes a field of its own, the default entry stays small. */
+class DeadlineEntry extends Entry {
+  constructor(
+    json: string,
+    expiresS: number,
+    lifetimeS: number,
+    readonly deadline: number,
+  ) {
+    super(json, expiresS, lifetimeS);
+  }
+
+  override get deadlineS(): number {
+    return this.deadline;
+  }
 }
 
 /** A session as the host keeps it; `expiresAt` in ms since the epoch, on a whole second. */
@@ -44,6 +73,7 @@ export class SessionTable {
   readonly maxSessionBytes: number;
   readonly defaultTtlMs: number;
   readonly sweepIntervalMs: number;
+  readonly absoluteTimeoutMs: number;
   // Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
   readonly #sessions = new Map<string, Entry>();
   #sweeper: NodeJS.Timeout | undefined;
@@ -56,6 +86,7 @@ export class SessionTable {
     this.maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaults.maxSessionBytes);
     this.defaultTtlMs = integerOption('defaultTtlMs', options.defaultTtlMs, defaults.defaultTtlMs);
     this.sweepIntervalMs = integerOption('sweepIntervalMs', options.sweepIntervalMs, defaults.sweepIntervalMs);
+    this.absoluteTimeoutMs = integerOption('absoluteTimeoutMs', options.absoluteTimeoutMs, 0, 0);
   }
 
   /** Sessions held, expired ones not yet swept included. */
@@ -75,7 +106,7 @@ export class SessionTable {
   read(sid: string): StoredSession | undefined {
     const entry = this.#live(sid);
     if (entry === undefined) return undefined;
-    entry.expiresS = seconds(Date.now()) + entry.lifetimeS;
+    entry.expiresS = Math.min(seconds(Date.now()) + entry.lifetimeS, entry.deadlineS);
     this.#markUsed(sid, entry);
     return { json: entry.json, expiresAt: entry.expiresS * 1000 };
   }
@@ -89,9 +120,10 @@ export class SessionTable {
       this.#sessions.delete(sid);
       return;
     }
+    // The absolute deadline is set when a session is first saved, and kept by every later save.
+    const deadlineS = this.absoluteTimeoutMs > 0 ? (this.#live(sid)?.deadlineS ?? seconds(now + this.absoluteTimeoutMs)) : Infinity;
     this.#sessions.delete(sid);
-    this.#sessions.set(sid, new Entry(json, seconds(expiry), lifetimeS(expiry, now)));
-    if (this.#sessions.size > this.maxSessions) this.#evictOldest();
+    this.#insert(sid, json, Math.min(seconds(expiry), deadlineS), lifetimeS(expiry, now), deadlineS);
   }
 
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
@@ -104,9 +136,10 @@ export class SessionTable {
       this.#sessions.delete(sid);
       return;
     }
-    entry.expiresS = seconds(expiry);
+    entry.expiresS = Math.min(seconds(expiry), entry.deadlineS);
     entry.lifetimeS = lifetimeS(expiry, now);
-    this.#markUsed(sid, entry);
+    if (entry.expiresS * 1000 <= now) this.#sessions.delete(sid);
+    else this.#markUsed(sid, entry);
   }
 
   destroy(sid: string): void {
@@ -122,6 +155,22 @@ export class SessionTable {
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
     const now = Date.now();
     for (const [sid, entry] of this.#sessions) if (entry.expiresS * 1000 > now) yield [sid, entry.json, entry.expiresS * 1000];
+  }
+
+  /** Every live session as a record for a snapshot, least recently used first. */
+  *records(): Generator<SessionRecord> {
+    const now = Date.now();
+    for (const [sid, entry] of this.#sessions) {
+      if (entry.expiresS * 1000 > now) yield [sid, entry.json, entry.expiresS, entry.lifetimeS, Number.isFinite(entry.deadlineS) ? entry.deadlineS : null];
+    }
+  }
+
+  /** Puts back a record from a snapshot; false (and nothing stored) when it is malformed. An expired one is skipped. */
+  restore(record: unknown): boolean {
+    if (!isRecord(record)) return false;
+    const [sid, json, expiresS, lifetime, deadlineS] = record;
+    if (expiresS * 1000 > Date.now()) this.#insert(sid, json, expiresS, lifetime, deadlineS ?? Infinity);
+    return true;
   }
 
   length(): number {
@@ -165,6 +214,12 @@ export class SessionTable {
     return undefined;
   }
 
+  #insert(sid: string, json: string, expiresS: number, lifetime: number, deadlineS: number): void {
+    const entry = Number.isFinite(deadlineS) ? new DeadlineEntry(json, expiresS, lifetime, deadlineS) : new Entry(json, expiresS, lifetime);
+    this.#sessions.set(sid, entry);
+    if (this.#sessions.size > this.maxSessions) this.#evictOldest();
+  }
+
   #markUsed(sid: string, entry: Entry): void {
     this.#sessions.delete(sid);
     this.#sessions.set(sid, entry);
@@ -191,4 +246,11 @@ function seconds(ms: number): number {
 
 function lifetimeS(expiry: number, now: number): number {
   return Math.max(1, Math.round((expiry - now) / 1000));
+}
+
+function isRecord(value: unknown): value is SessionRecord {
+  if (!Array.isArray(value) || value.length !== 5) return false;
+  const [sid, json, expiresS, lifetime, deadlineS] = value as unknown[];
+  const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  return typeof sid === 'string' && typeof json === 'string' && whole(expiresS) && whole(lifetime) && (deadlineS === null || whole(deadlineS));
 }

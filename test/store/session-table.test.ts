@@ -99,6 +99,49 @@ test('touch: moves expiry without rewriting the data, and sets the lifetime late
   assert.equal(table.get('a'), null);
 });
 
+test('absoluteTimeoutMs: a session ends that long after it was first saved, however much it is used and saved', (t) => {
+  const table = tableOnMockClock(t, { absoluteTimeoutMs: 10_000 });
+  table.set('a', '{"v":1}', start + 5000);
+  for (let s = 1; s <= 9; s++) {
+    t.mock.timers.tick(1000);
+    if (s % 2) table.touch('a', Date.now() + 5000);
+    else table.set('a', `{"v":${s}}`, Date.now() + 5000);
+    assert.ok(table.read('a'), `alive at ${s} s`);
+  }
+  assert.equal(table.read('a')?.expiresAt, start + 10_000, 'rolling stops at the deadline');
+  t.mock.timers.tick(1000);
+  assert.equal(table.get('a'), null, 'gone at 10 s, though used every second');
+  table.set('a', '{"v":"again"}', Date.now() + 5000);
+  assert.equal(table.read('a')?.expiresAt, start + 15_000, 'a session saved anew starts a new deadline');
+});
+
+test('absoluteTimeoutMs: 0 (the default) sets no deadline', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('a', '{}', start + 5000);
+  for (let i = 0; i < 20; i++) {
+    t.mock.timers.tick(4000);
+    table.touch('a', Date.now() + 5000);
+  }
+  assert.equal(table.get('a'), '{}', 'alive after 80 s of use');
+});
+
+test('records and restore: a snapshot round trip keeps expiry, lifetime and deadline; expired records are skipped', (t) => {
+  const table = tableOnMockClock(t, { absoluteTimeoutMs: 60_000 });
+  table.set('a', '{"a":1}', start + 5000);
+  table.set('b', '{"b":1}', start + 20_000);
+  const records = [...table.records()];
+  assert.deepEqual(records, [
+    ['a', '{"a":1}', start / 1000 + 5, 5, start / 1000 + 60],
+    ['b', '{"b":1}', start / 1000 + 20, 20, start / 1000 + 60],
+  ]);
+  t.mock.timers.tick(10_000);
+  const restored = new SessionTable({ absoluteTimeoutMs: 60_000 });
+  assert.deepEqual(records.map((record) => restored.restore(record)), [true, true]);
+  assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
+  assert.equal(restored.read('b')?.expiresAt, start + 30_000, 'its lifetime came back with it');
+  assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
+});
+
 test('touch: does not bring back an expired session', (t) => {
   const table = tableOnMockClock(t);
   table.set('a', '{}', start + 1000);

@@ -1,0 +1,81 @@
+// Sessions on disk, for the primary: written atomically (a temporary file, then rename) and read back at start.
+// One JSON value a line: a header, then one record per session. A file that cannot be read is moved aside.
+import { readFileSync, renameSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import type { SessionTable } from './session-table.js';
+
+const FORMAT = 'express-cluster-sessions/snapshot';
+const VERSION = 1;
+const linesPerWrite = 1000;
+
+/** Writes every live session of `table` to `file`, atomically; returns how many. Yields between chunks. */
+export async function saveSnapshot(table: SessionTable, file: string): Promise<number> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  const handle = await open(temporary, 'w', 0o600);
+  let count = 0;
+  try {
+    await handle.write(`${JSON.stringify({ format: FORMAT, version: VERSION, savedAt: new Date().toISOString() })}\n`);
+    let lines: string[] = [];
+    for (const record of table.records()) {
+      lines.push(JSON.stringify(record));
+      count++;
+      if (lines.length === linesPerWrite) {
+        await handle.write(`${lines.join('\n')}\n`);
+        lines = [];
+      }
+    }
+    if (lines.length > 0) await handle.write(`${lines.join('\n')}\n`);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(temporary, file);
+  return count;
+}
+
+export type LoadResult =
+  | { outcome: 'missing' }
+  | { outcome: 'loaded'; restored: number; expired: number }
+  | { outcome: 'moved-aside'; reason: string; movedTo: string };
+
+/** Fills `table` from `file`. A file that cannot be parsed is renamed `<file>.corrupt-<time>` and nothing is loaded. */
+export function loadSnapshot(table: SessionTable, file: string): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { outcome: 'missing' };
+    return moveAside(file, `cannot be read (${(error as Error).message})`);
+  }
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  const records: unknown[] = [];
+  try {
+    const header = JSON.parse(lines[0] ?? 'null') as { format?: unknown; version?: unknown } | null;
+    if (header?.format !== FORMAT || header.version !== VERSION) return moveAside(file, 'it is not a session snapshot of this version');
+    for (const line of lines.slice(1)) records.push(JSON.parse(line));
+  } catch {
+    return moveAside(file, 'it is not valid JSON lines');
+  }
+  const before = table.size;
+  for (const [i, record] of records.entries()) {
+    if (!table.restore(record)) {
+      table.clear();
+      return moveAside(file, `record ${i + 1} is malformed`);
+    }
+  }
+  const restored = table.size - before;
+  return { outcome: 'loaded', restored, expired: records.length - restored };
+}
+
+function moveAside(file: string, reason: string): LoadResult {
+  const movedTo = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    renameSync(file, movedTo);
+  } catch {
+    return { outcome: 'moved-aside', reason: `${reason}; moving it aside failed too`, movedTo: file };
+  }
+  return { outcome: 'moved-aside', reason, movedTo };
+}

@@ -1,0 +1,47 @@
+// Snapshots on a real file system: a round trip, and every way a file can be bad (moved aside, table empty).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { SessionTable } from '../../src/store/session-table.js';
+import { loadSnapshot, saveSnapshot } from '../../src/store/snapshot.js';
+
+function folder(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ecs-snapshot-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('snapshot: save then load restores every live session, and writes no temporary file left behind', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const table = new SessionTable();
+  for (let i = 0; i < 2500; i++) table.set(`s${i}`, JSON.stringify({ i }), Date.now() + 60_000);
+  assert.equal(await saveSnapshot(table, file), 2500);
+  assert.deepEqual(readdirSync(path.dirname(file)), ['sessions.jsonl']);
+  const restored = new SessionTable();
+  assert.deepEqual(loadSnapshot(restored, file), { outcome: 'loaded', restored: 2500, expired: 0 });
+  assert.equal(restored.get('s2499'), '{"i":2499}');
+});
+
+test('snapshot: no file yet is not an error', (t) => {
+  assert.deepEqual(loadSnapshot(new SessionTable(), path.join(folder(t), 'none.jsonl')), { outcome: 'missing' });
+});
+
+for (const [name, content] of [
+  ['garbage', 'this is not JSON at all\n'],
+  ['another format', '{"format":"something-else","version":1}\n'],
+  ['a truncated record', '{"format":"express-cluster-sessions/snapshot","version":1}\n["a","{}",9999999999,60,null]\n["b","{}",99'],
+  ['a malformed record', '{"format":"express-cluster-sessions/snapshot","version":1}\n["a","{}",9999999999,60,null]\n["b",{},1,1,null]\n'],
+] as const) {
+  test(`snapshot: a file with ${name} is moved aside and the store starts empty`, (t) => {
+    const file = path.join(folder(t), 'sessions.jsonl');
+    writeFileSync(file, content);
+    const table = new SessionTable();
+    const result = loadSnapshot(table, file);
+    assert.equal(result.outcome, 'moved-aside');
+    assert.equal(table.size, 0);
+    assert.ok(!existsSync(file), 'the bad file is no longer where the next start would read it');
+    assert.ok(result.outcome === 'moved-aside' && existsSync(result.movedTo) && /\.corrupt-/.test(result.movedTo));
+  });
+}
