@@ -45,7 +45,7 @@ test('fault: SIGKILL a worker under load: no session lost, only requests in flig
   assert.ok(result.cookies.length >= connections, 'every connection made its session');
   assert.ok(failed(result) <= connections, `at most one request per connection failed (${failed(result)})`);
   assert.equal(result.non2xx, 0, 'no error answers, only broken connections');
-  assert.ok(app.lines.some((line) => /worker 3 \(pid \d+\) listening/.test(line)), 'a replacement took its place');
+  await app.waitForLine(/worker 3 \(pid \d+\) listening/, 15_000); // a replacement takes its place
 });
 
 test('fault: SIGHUP reload under load: every worker replaced, no request failed, no session lost', async (t) => {
