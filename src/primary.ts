@@ -50,7 +50,10 @@ function main(): void {
   // `kill -HUP <pid>`: new workers replace the old ones one at a time; sessions stay in this process.
   process.on('SIGHUP', () => void supervisor.reload());
   // `kill -USR2 <pid>`: what the store holds and what the IPC channel carried so far.
-  process.on('SIGUSR2', () => log(`store stats ${JSON.stringify(host?.stats() ?? null)}`));
+  process.on('SIGUSR2', () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    log(`store stats ${JSON.stringify({ ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed })}`);
+  });
 
   const where = config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`;
   log(`pid ${process.pid}, ${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`);

@@ -9,6 +9,8 @@ export interface LoadOptions {
   path?: string;
   connections: number;
   durationS: number;
+  /** Stop after this many requests, if sooner than durationS. */
+  amount?: number;
   /** returning: keep the cookie (a get and a touch per request); fresh: never send one (a new session each). */
   workload: Workload;
   /** Reopen each connection after this many requests (0: never), so one session meets several workers. */
@@ -63,6 +65,7 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
     url: options.url,
     connections: options.connections,
     duration: options.durationS,
+    amount: options.amount,
     reconnectRate: options.reconnectEvery || undefined,
     requests: [
       {

@@ -1,0 +1,74 @@
+// Hostile clients against the real app: a session flood against a small maxSessions (active users must keep
+// their sessions, memory must stay bounded), and an oversize cookie header.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { runSessionLoad } from '../scripts/lib/session-load.js';
+import type { AppProcess } from '../scripts/lib/app-process.js';
+import { CookieJar, request } from './helpers/http.js';
+import { startTestApp } from './helpers/app.js';
+
+function rawExchange(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let received = '';
+    const socket = net.connect(Number(port), hostname, () => socket.write(text));
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', () => {}); // the server may reset what it did not read; what it answered is what counts
+    socket.on('close', () => resolve(received));
+  });
+}
+
+async function stats(app: AppProcess): Promise<{ sessions: number; primaryHeapBytes: number }> {
+  const from = app.lines.length;
+  process.kill(app.child.pid!, 'SIGUSR2');
+  const line = await app.waitForLine(/store stats (\{.*\})/, 5000, from);
+  return JSON.parse(line[1]!) as { sessions: number; primaryHeapBytes: number };
+}
+
+test('session flood: with SESSION_MAX_SESSIONS=1000, active users keep their sessions while 5000+ new ones pour in', async (t) => {
+  // The issue's 10,000 / 100 users / 50,000 scaled down tenfold; users come back every 100 ms instead of seconds,
+  // since the flood here mints thousands of sessions a second.
+  const app = await startTestApp((fn) => t.after(fn), { SESSION_MAX_SESSIONS: '1000' });
+  const users = Array.from({ length: 10 }, () => new CookieJar());
+  for (const user of users) await user.get(`${app.url}/hello`);
+  const before = await stats(app);
+
+  let flooding = true;
+  const lostBy = new Set<CookieJar>();
+  let visits = 0;
+  const activity = Promise.all(
+    users.map(async (user) => {
+      while (flooding) {
+        const answer = await user.get(`${app.url}/hello`);
+        visits++;
+        if (!String(answer.json.msg).startsWith('Hello again')) lostBy.add(user);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }),
+  );
+  const flood = await runSessionLoad({ url: app.url, connections: 20, durationS: 30, amount: 5000, workload: 'fresh' });
+  flooding = false;
+  await activity;
+  const after = await stats(app);
+
+  const survived = users.length - lostBy.size;
+  console.log(
+    `hostile: session flood | bound 1000 | flood ${flood.sessions} new sessions | active users kept their session: ` +
+      `${survived}/${users.length} over ${visits} visits | sessions held after: ${after.sessions} | primary heap ` +
+      `${(before.primaryHeapBytes / 1e6).toFixed(1)} MB -> ${(after.primaryHeapBytes / 1e6).toFixed(1)} MB`,
+  );
+  assert.equal(flood.sessions, 5000, 'the flood minted five times the bound');
+  assert.ok(after.sessions <= 1000, `the bound held (${after.sessions})`);
+  assert.equal(survived, users.length, 'least recently used go first: active users survive');
+  assert.ok(after.primaryHeapBytes - before.primaryHeapBytes < 20e6, 'memory stays bounded');
+});
+
+test('hostile input: a 64 KiB cookie header is refused with 431 and the server keeps serving', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { WEB_CONCURRENCY: '1' });
+  // A raw socket: Node answers 431 and closes while an HTTP client may still be writing the header (a reset).
+  const answer = await rawExchange(app.url, `GET /hello HTTP/1.1\r\nHost: localhost\r\nCookie: ecs.sid=${'x'.repeat(64 * 1024)}\r\n\r\n`);
+  assert.match(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large/);
+  assert.equal((await request(`${app.url}/hello`)).status, 200);
+  assert.ok(!app.lines.some((line) => /exited/.test(line)), 'no worker fell over');
+});
