@@ -1,7 +1,7 @@
 // Leaving without failing a request: an HTTP server that, once told to drain, stops accepting, answers what is in
 // flight with `Connection: close`, and closes each keep-alive connection with a lingering close. Runs in a worker.
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 
 export interface DrainableServer {
   server: http.Server;
@@ -37,7 +37,9 @@ export function createDrainableServer(handler: http.RequestListener, graceMs = 1
   const drain = () =>
     new Promise<void>((resolve) => {
       draining = true;
-      server.close(() => resolve());
+      // http.Server#close (Node >= 19) also destroys idle keep-alive connections at once, and a request a client
+      // is sending at that moment meets a reset: stop listening the plain net.Server way, close them ourselves.
+      net.Server.prototype.close.call(server, () => resolve());
       for (const socket of sockets) lingerOnClose(socket, lingerMs);
       // Idle connections get a moment to bring one more request (answered with Connection: close), then close.
       setTimeout(() => {
