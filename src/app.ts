@@ -7,6 +7,8 @@ declare module 'express-session' {
   interface SessionData {
     /** When this visitor was first seen, ms since the epoch; its presence is what makes a visit a "return". */
     firstVisitAt: number;
+    /** What POST /notes kept for this visitor. */
+    notes: string[];
   }
 }
 
@@ -65,6 +67,22 @@ export function createApp(options: AppOptions): Express {
     });
   });
 
+  // Keeping data in the session: saved before answering, so a failed save (too large, store away) is this
+  // request's error rather than a 200 for data that was never stored.
+  app.post('/notes', express.json({ limit: '4kb' }), (req, res, next) => {
+    const note: unknown = (req.body as { note?: unknown } | undefined)?.note;
+    if (typeof note !== 'string' || note.length === 0) {
+      res.status(400).json({ error: 'send JSON {"note": "some text"}' });
+      return;
+    }
+    const session = sessionOf(req);
+    session.notes = [...(session.notes ?? []), note];
+    session.save((error) => {
+      if (error) next(error);
+      else res.json({ notes: session.notes });
+    });
+  });
+
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
@@ -102,6 +120,7 @@ function statusOf(error: unknown): number {
 
 function messageFor(status: number, error: unknown): string {
   if (status === 503) return 'session store unavailable, try again shortly';
+  if (status === 413) return 'the session is too large: it was not saved';
   if (status < 500 && (error as { expose?: unknown }).expose === true) return (error as Error).message;
   return status < 500 ? 'bad request' : 'internal error';
 }

@@ -1,6 +1,7 @@
 // Hostile clients against the real app: a session flood against a small maxSessions (active users must keep
 // their sessions, memory must stay bounded), and an oversize cookie header.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import { runSessionLoad } from '../scripts/lib/session-load.js';
@@ -72,3 +73,33 @@ test('hostile input: a 64 KiB cookie header is refused with 431 and the server k
   assert.equal((await request(`${app.url}/hello`)).status, 200);
   assert.ok(!app.lines.some((line) => /exited/.test(line)), 'no worker fell over');
 });
+
+test('hostile input: a session grown past SESSION_MAX_BYTES fails that request with 413; it and every other session go on', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { SESSION_MAX_BYTES: '1024' });
+  const hoarder = new CookieJar();
+  const bystander = new CookieJar();
+  await hoarder.get(`${app.url}/hello`);
+  await bystander.get(`${app.url}/hello`);
+  const note = 'n'.repeat(300);
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await post(`${app.url}/notes`, hoarder.cookie!, { note })).status);
+  assert.deepEqual(statuses.slice(0, 2), [200, 200]);
+  assert.ok(statuses.slice(2).every((status) => status === 413), `then 413: ${statuses.join(', ')}`);
+  const again = await hoarder.get(`${app.url}/hello`);
+  assert.match(String(again.json.msg), /^Hello again/, 'the last session that fitted is still there');
+  assert.match(String((await bystander.get(`${app.url}/hello`)).json.msg), /^Hello again/);
+});
+
+function post(url: string, cookie: string, body: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(url, { method: 'POST', agent: false, headers: { cookie, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

@@ -53,13 +53,13 @@ const unavailableCodes: ReadonlySet<string> = new Set([ErrorCode.timeout, ErrorC
 export class StoreError extends Error {
   override name = 'StoreError';
   readonly code: string;
-  /** 503 when the store is unreachable, 500 otherwise: error handlers can answer with it. */
+  /** 503 when the store is unreachable, 413 for a session too large to save, 500 otherwise: for error handlers. */
   readonly statusCode: number;
 
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
-    this.statusCode = unavailableCodes.has(code) ? 503 : 500;
+    this.statusCode = unavailableCodes.has(code) ? 503 : code === ErrorCode.tooLarge ? 413 : 500;
   }
 }
 
