@@ -1,6 +1,7 @@
 // Faults injected into the real app under session-aware load, each counting what was lost: a worker killed,
 // a SIGTERM, a SIGHUP reload, the primary killed. Every test prints its figure.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { runSessionLoad, type LoadResult } from '../scripts/lib/session-load.js';
 import { isAlive, type AppProcess } from '../scripts/lib/app-process.js';
@@ -70,6 +71,27 @@ test('fault: SIGTERM under load: no 5xx while draining, exit 0, no process left'
   assert.equal(result.non2xx, 0, 'no 5xx while draining');
   const broken = result.errors - (result.errorCodes.ECONNREFUSED ?? 0);
   assert.ok(broken <= connections, `refused connections aside (nothing listens any more), few broke (${broken})`);
+  assert.deepEqual(workers.filter(isAlive), []);
+});
+
+test('fault: SIGTERM with a request that never finishes: stragglers are killed after SHUTDOWN_TIMEOUT_MS, exit 1', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { SHUTDOWN_TIMEOUT_MS: '1500' });
+  const workers = app.workerPids();
+  // A body announced as 1,000 bytes of which 10 arrive: the request stays in flight until someone gives up.
+  const { hostname, port } = new URL(app.url);
+  const stuck = net.connect(Number(port), hostname, () =>
+    stuck.write('POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"note":"a'),
+  );
+  stuck.on('error', () => {});
+  t.after(() => stuck.destroy());
+  await new Promise((resolve) => setTimeout(resolve, 300)); // let the request reach a worker
+  const started = Date.now();
+  app.child.kill('SIGTERM');
+  assert.equal(await app.exited, 1, 'exit 1: a worker had to be killed');
+  const tookMs = Date.now() - started;
+  console.log(`fault: SIGTERM with a stuck request | SHUTDOWN_TIMEOUT_MS 1500 | primary exited after ${tookMs} ms`);
+  assert.ok(tookMs >= 1400, `waited for the timeout (${tookMs} ms)`);
+  assert.ok(app.lines.some((line) => /shutdown timeout \(1500 ms, SHUTDOWN_TIMEOUT_MS\): killing 1 workers/.test(line)), app.lines.join('\n'));
   assert.deepEqual(workers.filter(isAlive), []);
 });
 
