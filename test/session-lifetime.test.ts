@@ -1,5 +1,5 @@
-// SESSION_SNAPSHOT_FILE with the real app: sessions survive a restart of the whole app (same secret), and a
-// corrupt snapshot is moved aside with a warning while the app starts.
+// Session lifetime across restarts with the real app: SESSION_SNAPSHOT_FILE keeps sessions over a restart (same
+// secret), a corrupt snapshot is moved aside, and SESSION_ABSOLUTE_TIMEOUT_S ends sessions however much they are used.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,4 +36,23 @@ test('SESSION_SNAPSHOT_FILE: a corrupt snapshot is moved aside with a warning an
   assert.ok(app.lines.some((line) => /WARNING: session snapshot .* moved to .*corrupt-/.test(line)), app.lines.join('\n'));
   assert.equal((await request(`${app.url}/hello`)).status, 200);
   assert.ok(readdirSync(dir).some((name) => name.startsWith('sessions.jsonl.corrupt-')));
+});
+
+test('SESSION_ABSOLUTE_TIMEOUT_S: a session in constant use still ends at its absolute lifetime', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { SESSION_ABSOLUTE_TIMEOUT_S: '2', SESSION_MAX_AGE_S: '3600' });
+  const visitor = new CookieJar();
+  await visitor.get(`${app.url}/hello`);
+  const started = Date.now();
+  let returns = 0;
+  // Visit every 100 ms (the idle expiry is an hour away) until the session is gone, for at most 10 s.
+  for (;;) {
+    const answer = await visitor.get(`${app.url}/hello`);
+    if (!String(answer.json.msg).startsWith('Hello again')) break;
+    returns++;
+    assert.ok(Date.now() - started < 10_000, 'the session outlived its absolute lifetime');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const livedMs = Date.now() - started;
+  assert.ok(returns >= 5, `it was in use (${returns} returns)`);
+  assert.ok(livedMs >= 1000 && livedMs <= 4000, `it ended about 2 s after it began (${livedMs} ms; expiry is kept to the second)`);
 });
