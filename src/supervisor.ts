@@ -47,7 +47,7 @@ export class Supervisor {
     if (this.#stopping || this.#reloading) return;
     this.#reloading = true;
     const old = [...this.#startedAt.keys()];
-    this.#options.log(`reload: replacing ${old.length} workers one at a time`);
+    this.#options.log(`reload: replacing ${plural(old.length, 'worker')} one at a time`);
     try {
       for (const worker of old) {
         if (this.#stopping) return;
@@ -71,19 +71,19 @@ export class Supervisor {
   shutdown(reason: string): void {
     const log = this.#options.log;
     if (this.#stopping) {
-      log(`${reason} again: killing ${this.#startedAt.size} workers now`);
+      log(`${reason} again: killing ${plural(this.#startedAt.size, 'worker')} now`);
       this.#killAll();
       return;
     }
     this.#stopping = true;
-    log(`${reason}: draining ${this.#startedAt.size} workers (at most ${this.#options.shutdownTimeoutMs} ms)`);
+    log(`${reason}: draining ${plural(this.#startedAt.size, 'worker')} (at most ${this.#options.shutdownTimeoutMs} ms)`);
     if (this.#startedAt.size === 0) {
       this.#options.onStopped(0);
       return;
     }
     for (const worker of this.#startedAt.keys()) if (worker.isConnected()) worker.send(drainMessage);
     setTimeout(() => {
-      log(`shutdown timeout (${this.#options.shutdownTimeoutMs} ms, SHUTDOWN_TIMEOUT_MS): killing ${this.#startedAt.size} workers`);
+      log(`shutdown timeout (${this.#options.shutdownTimeoutMs} ms, SHUTDOWN_TIMEOUT_MS): killing ${plural(this.#startedAt.size, 'worker')}`);
       this.#killAll();
     }, this.#options.shutdownTimeoutMs).unref();
   }
@@ -137,4 +137,8 @@ function listeningOrExit(worker: Worker): Promise<boolean> {
     worker.once('listening', onListening);
     worker.once('exit', onExit);
   });
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

@@ -91,7 +91,7 @@ test('fault: SIGTERM with a request that never finishes: stragglers are killed a
   const tookMs = Date.now() - started;
   console.log(`fault: SIGTERM with a stuck request | SHUTDOWN_TIMEOUT_MS 1500 | primary exited after ${tookMs} ms`);
   assert.ok(tookMs >= 1400, `waited for the timeout (${tookMs} ms)`);
-  assert.ok(app.lines.some((line) => /shutdown timeout \(1500 ms, SHUTDOWN_TIMEOUT_MS\): killing 1 workers/.test(line)), app.lines.join('\n'));
+  assert.ok(app.lines.some((line) => /shutdown timeout \(1500 ms, SHUTDOWN_TIMEOUT_MS\): killing 1 worker/.test(line)), app.lines.join('\n'));
   assert.deepEqual(workers.filter(isAlive), []);
 });
 

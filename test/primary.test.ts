@@ -28,6 +28,16 @@ test('npm start: the first /hello says Hello, the next ones Hello again, from at
   assert.ok(workers.size >= 2, `one session served by workers ${[...workers].join(', ')}`);
 });
 
+test('npm start: a forged or garbage cookie gets a fresh session', async () => {
+  const sid = decodeURIComponent(jar.cookie!.slice('ecs.sid='.length)).slice(2).split('.')[0]!;
+  for (const cookie of [`ecs.sid=${encodeURIComponent(`s:${sid}.forged`)}`, 'ecs.sid=%%%', `ecs.sid=s%3A${'A'.repeat(32)}.x`]) {
+    const answer = await request(`${app.url}/hello`, { cookie });
+    assert.equal(answer.status, 200);
+    assert.match(String(answer.json.msg), /^Hello from worker/, `${cookie.slice(0, 30)}… is nobody's session`);
+    assert.match(answer.headers['set-cookie']?.[0] ?? '', /^ecs\.sid=s%3A/, 'and gets a new signed cookie');
+  }
+});
+
 test('npm start: a session saved by one worker is read by the other on the very next request, 400 times over', async () => {
   // Writes are posted (no answer awaited): this checks the host applies them before the next read from anywhere.
   let again = 0;
