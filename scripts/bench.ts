@@ -79,7 +79,9 @@ async function main(): Promise<void> {
   try {
     for (const variant of runnable) {
       say(`starting ${variant.name}…`);
-      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), { NODE_ENV: 'test', WEB_CONCURRENCY: values.workers, ...variant.env }));
+      // METRICS=false: the store comparison should not count ClusterStore's own instrumentation against it.
+      const env = { NODE_ENV: 'test', WEB_CONCURRENCY: values.workers, METRICS: 'false', ...variant.env };
+      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), env));
     }
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {

@@ -12,6 +12,12 @@ declare module 'express-session' {
   }
 }
 
+/** What the app reports to, and asks for its /metrics page (src/metrics.ts in the template). */
+export interface AppMetrics {
+  observeRequest(route: string, status: number): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
 export interface AppOptions {
   store: Store;
   /** The first signs the cookie, all verify: put the new secret first to rotate. */
@@ -29,12 +35,25 @@ export interface AppOptions {
    * the visitor came over HTTPS (X-Forwarded-Proto). @default false
    */
   trustProxy?: boolean | number | string;
+  /** Count requests and serve GET /metrics. @default none (no /metrics) */
+  metrics?: AppMetrics;
 }
 
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
+  const metrics = options.metrics;
+  if (metrics) {
+    app.use((req, res, next) => {
+      res.once('finish', () => metrics.observeRequest((req.route as { path?: string } | undefined)?.path ?? 'unmatched', res.statusCode));
+      next();
+    });
+    app.get('/metrics', async (_req, res) => {
+      const rendered = await metrics.render();
+      res.type(rendered.contentType).send(rendered.body);
+    });
+  }
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });

@@ -32,6 +32,8 @@ export interface Config {
   /** Cluster store: keep the sessions in this file across restarts (null: in memory only). */
   snapshotFile: string | null;
   snapshotIntervalMs: number;
+  /** Serve GET /metrics (Prometheus text, the whole cluster). */
+  metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +66,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionAbsoluteTimeoutMs: read.integer('SESSION_ABSOLUTE_TIMEOUT_S', 0, 0, 400 * 86_400) * 1000,
     snapshotFile: read.text('SESSION_SNAPSHOT_FILE', '') || null,
     snapshotIntervalMs: read.integer('SESSION_SNAPSHOT_INTERVAL_S', 60, 1, 86_400) * 1000,
+    metrics: read.boolean('METRICS', true),
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(
@@ -109,6 +112,15 @@ class Reader {
     if (raw === undefined || raw === '') return fallback;
     if ((accepted as readonly string[]).includes(raw)) return raw as T;
     this.problems.push(`${name} must be one of ${accepted.join(', ')}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.env[name]?.trim();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    this.problems.push(`${name} must be true, false, 1 or 0, got ${JSON.stringify(raw)}`);
     return fallback;
   }
 

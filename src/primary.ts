@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
 import { ClusterStore, type LoadResult } from './store/index.js';
+import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
 function main(): void {
@@ -25,6 +26,8 @@ function main(): void {
   host?.on('rejected', (error: Error) => log(`session store refused a write: ${error.message}`));
   host?.on('snapshot-failed', (error: Error) => log(`could not write the session snapshot ${config.snapshotFile}: ${error.message}`));
   host?.on('snapshot-loaded', (result: LoadResult) => log(describeLoad(config.snapshotFile!, result)));
+
+  if (config.metrics) serveClusterMetrics(host);
 
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);

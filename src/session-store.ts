@@ -2,7 +2,7 @@
 import session from 'express-session';
 import type { Config } from './config.js';
 import { createRedisSessionStore } from './redis-store.js';
-import { ClusterStore } from './store/index.js';
+import { ClusterStore, type ClusterStoreOptions } from './store/index.js';
 
 export interface SessionStore {
   store: session.Store;
@@ -10,10 +10,10 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-export function createSessionStore(config: Config, log: (message: string) => void): SessionStore {
+export function createSessionStore(config: Config, log: (message: string) => void, observe?: ClusterStoreOptions['observe']): SessionStore {
   switch (config.sessionStore) {
     case 'cluster':
-      return { store: new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes }), close: async () => {} };
+      return { store: new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes, observe }), close: async () => {} };
     case 'redis':
       return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log });
     case 'memory':

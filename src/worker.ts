@@ -5,6 +5,7 @@ import { createDrainableServer } from './drain.js';
 import { createApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
 import { EXIT_CONFIG, isDrainMessage } from './control.js';
+import { createWorkerMetrics } from './metrics.js';
 import { createSessionStore } from './session-store.js';
 
 function main(): void {
@@ -14,7 +15,8 @@ function main(): void {
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
 
   let draining = false;
-  const sessions = createSessionStore(config, (message) => log(worker.id, message));
+  const metrics = config.metrics ? createWorkerMetrics(config.storeTimeoutMs) : undefined;
+  const sessions = createSessionStore(config, (message) => log(worker.id, message), metrics && ((op, outcome, ms) => metrics.observeStore(op, outcome, ms)));
   const store = sessions.store;
   if (config.sessionStore === 'cluster') {
     store.on('disconnect', () => {
@@ -29,6 +31,7 @@ function main(): void {
     sessionMaxAgeMs: config.sessionMaxAgeMs,
     secureCookie: config.nodeEnv === 'production',
     trustProxy: config.trustProxy,
+    metrics,
   });
 
   const { server, drain: drainServer } = createDrainableServer(app);

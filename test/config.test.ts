@@ -23,6 +23,7 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     sessionAbsoluteTimeoutMs: 0,
     snapshotFile: null,
     snapshotIntervalMs: 60_000,
+    metrics: true,
   });
 });
 

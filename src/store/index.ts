@@ -2,13 +2,15 @@
 // in each worker is an express-session store that reaches them over the cluster's IPC channel.
 import cluster from 'node:cluster';
 import { Store, type SessionData } from 'express-session';
+import { performance } from 'node:perf_hooks';
 import { StoreClient, type Callback, type Transport } from './client.js';
 import { StoreHost, type StoreHostOptions } from './host.js';
 import { checkSessionSize, defaultLimits, ErrorCode, isReplyBatch, StoreError, TAG, type Op, type RequestBatch } from './protocol.js';
 import { integerOption } from './options.js';
 
 export { StoreError, ErrorCode } from './protocol.js';
-export type { StoreHostOptions } from './host.js';
+export type { Op } from './protocol.js';
+export type { StoreHost, StoreHostOptions } from './host.js';
 export type { LoadResult } from './snapshot.js';
 
 export interface ClusterStoreOptions {
@@ -24,7 +26,15 @@ export interface ClusterStoreOptions {
   maxSessionBytes?: number;
   /** Longest session id accepted, in characters. Match the host's. @default 256 */
   maxIdLength?: number;
+  /**
+   * Called after every store call, for metrics: the op, how it ended, and how long it took in ms (for posted
+   * writes: until written to the channel). @default none
+   */
+  observe?: (op: Op, outcome: Outcome, durationMs: number) => void;
 }
+
+/** How a store call ended: `timeout` and `closed` mean the primary could not be reached. */
+export type Outcome = 'ok' | 'error' | 'timeout' | 'closed';
 
 /** Marks a session loaded by this store with the expiry the host rolled it forward to. Not saved: a symbol. */
 const rolledTo = Symbol('express-cluster-sessions.rolledTo');
@@ -40,6 +50,7 @@ export class ClusterStore extends Store {
   readonly #touchToleranceMs: number;
   readonly #maxSessionBytes: number;
   readonly #maxIdLength: number;
+  readonly #observe: ClusterStoreOptions['observe'];
 
   /**
    * Starts the session host in the primary, once; later calls return the same host. In a worker it does nothing
@@ -60,6 +71,7 @@ export class ClusterStore extends Store {
     this.#touchToleranceMs = integerOption('touchToleranceMs', options.touchToleranceMs, 2000, 0);
     this.#maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaultLimits.maxSessionBytes);
     this.#maxIdLength = integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength);
+    this.#observe = options.observe;
     const client = () => this.#client;
     this.#client = new StoreClient(cluster.isPrimary ? localTransport(client) : ipcTransport(client), timeoutMs);
     this.#client.on('disconnect', () => this.emit('disconnect'));
@@ -129,7 +141,19 @@ export class ClusterStore extends Store {
 
   /** Writes go out without waiting for an answer; see StoreClient.post. */
   #post(op: Op, args: unknown[], callback?: ErrorCallback): void {
-    this.#client.post(op, args, (error) => callback?.(error ?? undefined));
+    const done = this.#observed(op, (error) => callback?.(error ?? undefined));
+    this.#client.post(op, args, done);
+  }
+
+  /** Wraps a callback so `observe` hears how the call ended; without `observe`, the callback itself. */
+  #observed(op: Op, callback: Callback): Callback {
+    const observe = this.#observe;
+    if (observe === undefined) return callback;
+    const started = performance.now();
+    return (error, value) => {
+      observe(op, outcomeOf(error), performance.now() - started);
+      callback(error, value);
+    };
   }
 
   #checkId(sid: string): void {
@@ -154,8 +178,14 @@ export class ClusterStore extends Store {
       }
       callback(null, decoded);
     };
-    this.#client.call(op, args, done);
+    this.#client.call(op, args, this.#observed(op, done));
   }
+}
+
+function outcomeOf(error: StoreError | null): Outcome {
+  if (error === null) return 'ok';
+  if (error.code === ErrorCode.timeout) return 'timeout';
+  return error.code === ErrorCode.closed ? 'closed' : 'error';
 }
 
 /** express-session rebuilds `cookie.expires` as a Date; after JSON it may be a string. No expiry: null. */
