@@ -2,6 +2,7 @@
 // never listens, so tests can run it in one process with any express-session store.
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import session, { type Store } from 'express-session';
+import { readFileSync } from 'node:fs';
 
 declare module 'express-session' {
   interface SessionData {
@@ -9,6 +10,8 @@ declare module 'express-session' {
     firstVisitAt: number;
     /** What POST /notes kept for this visitor. */
     notes: string[];
+    /** Visits counted by the page (POST /api/visit). */
+    visits: number;
   }
 }
 
@@ -102,11 +105,38 @@ export function createApp(options: AppOptions): Express {
     });
   });
 
+  // The page: proof at a glance that the session follows the visitor across workers.
+  const page = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8');
+  app.get('/', (_req, res) => {
+    res.type('html').send(page);
+  });
+  app.get('/api/session', (req, res) => {
+    res.json(describe(sessionOf(req), null));
+  });
+  app.post('/api/visit', (req, res) => {
+    const session = sessionOf(req);
+    session.firstVisitAt ??= Date.now();
+    session.visits = (session.visits ?? 0) + 1;
+    // A new connection for the next request, so the cluster may hand it to another worker.
+    res.set('Connection', 'close').json(describe(session, options.workerId));
+  });
+  app.post('/logout', (req, res, next) => {
+    sessionOf(req).destroy((error) => {
+      if (error) next(error);
+      else res.json({ ok: true });
+    });
+  });
+
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
   app.use(errorHandler);
   return app;
+}
+
+function describe(session: NonNullable<Request['session']>, worker: number | string | null) {
+  const firstVisitAt = session.firstVisitAt;
+  return { visits: session.visits ?? 0, sessionAgeS: firstVisitAt === undefined ? 0 : Math.round((Date.now() - firstVisitAt) / 1000), worker };
 }
 
 /** The request's session; express-session leaves none while its store is disconnected. */

@@ -117,3 +117,25 @@ function failingStore(): session.Store {
   store.get = (_sid, callback) => setImmediate(() => callback(new StoreError(ErrorCode.timeout, 'no answer')));
   return store;
 }
+
+test('the page: GET / is HTML; POST /api/visit counts visits in the session; POST /logout forgets it', async (t) => {
+  const url = await listen(t, app());
+  const page = await request(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.match(page.text, /Send 20 requests/);
+  const jar = new CookieJar();
+  let last: Record<string, unknown> = {};
+  for (let i = 0; i < 3; i++) last = (await jarPost(jar, `${url}/api/visit`)).json;
+  assert.deepEqual({ visits: last.visits, worker: last.worker }, { visits: 3, worker: 7 });
+  assert.equal((await jar.get(`${url}/api/session`)).json.visits, 3);
+  assert.deepEqual((await jarPost(jar, `${url}/logout`)).json, { ok: true });
+  assert.equal((await jar.get(`${url}/api/session`)).json.visits, 0, 'a fresh start');
+});
+
+async function jarPost(jar: CookieJar, url: string) {
+  const response = await request(url, { method: 'POST', cookie: jar.cookie });
+  const setCookie = response.headers['set-cookie']?.[0];
+  if (setCookie) jar.cookie = setCookie.split(';')[0];
+  return response;
+}

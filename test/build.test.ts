@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CookieJar } from './helpers/http.js';
+import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,6 +28,7 @@ test('npm run build, then start:prod: the compiled app runs without tsx and sess
     workers.add(again.json.worker);
   }
   assert.equal(workers.size, 2);
+  assert.match((await request(`${app.url}/`)).text, /Send 20 requests/, 'the page is built along (dist/public)');
   assert.ok(!('tsx' in pkg.dependencies), 'tsx is a development dependency: production installs go without it');
 });
 
