@@ -160,10 +160,8 @@ export class StoreHost extends EventEmitter {
   #run(request: Request): unknown {
     const table = this.table;
     switch (request[1]) {
-      case 'get': {
-        const session = table.read(request[2]);
-        return session === undefined ? null : [session.json, session.expiresAt];
-      }
+      case 'get':
+        return table.read(request[2]) ?? null;
       case 'set':
         return table.set(request[2], request[3], request[4]);
       case 'touch':

@@ -62,11 +62,8 @@ class DeadlineEntry extends Entry {
   }
 }
 
-/** A session as the host keeps it; `expiresAt` in ms since the epoch, on a whole second. */
-export interface StoredSession {
-  json: string;
-  expiresAt: number;
-}
+/** A session as a read returns it (and as the host sends it): [json, expiresAt in ms, on a whole second]. */
+export type StoredSession = [json: string, expiresAt: number];
 
 export class SessionTable {
   readonly maxSessions: number;
@@ -99,16 +96,17 @@ export class SessionTable {
    * touch express-session sends at the end of the request would, so that touch can be skipped.
    */
   get(sid: string): string | null {
-    return this.read(sid)?.json ?? null;
+    return this.read(sid)?.[0] ?? null;
   }
 
   /** Like get(), with the expiry it rolled forward to. */
   read(sid: string): StoredSession | undefined {
-    const entry = this.#live(sid);
+    const now = Date.now();
+    const entry = this.#live(sid, now);
     if (entry === undefined) return undefined;
-    entry.expiresS = Math.min(seconds(Date.now()) + entry.lifetimeS, entry.deadlineS);
+    entry.expiresS = Math.min(seconds(now) + entry.lifetimeS, entry.deadlineS);
     this.#markUsed(sid, entry);
-    return { json: entry.json, expiresAt: entry.expiresS * 1000 };
+    return [entry.json, entry.expiresS * 1000];
   }
 
   set(sid: string, json: string, expiresAt: number | null): void {
@@ -121,16 +119,16 @@ export class SessionTable {
       return;
     }
     // The absolute deadline is set when a session is first saved, and kept by every later save.
-    const deadlineS = this.absoluteTimeoutMs > 0 ? (this.#live(sid)?.deadlineS ?? seconds(now + this.absoluteTimeoutMs)) : Infinity;
+    const deadlineS = this.absoluteTimeoutMs > 0 ? (this.#live(sid, now)?.deadlineS ?? seconds(now + this.absoluteTimeoutMs)) : Infinity;
     this.#sessions.delete(sid);
     this.#insert(sid, json, Math.min(seconds(expiry), deadlineS), lifetimeS(expiry, now), deadlineS);
   }
 
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
   touch(sid: string, expiresAt: number | null): void {
-    const entry = this.#live(sid);
-    if (entry === undefined) return;
     const now = Date.now();
+    const entry = this.#live(sid, now);
+    if (entry === undefined) return;
     const expiry = expiresAt ?? now + this.defaultTtlMs;
     if (expiry <= now) {
       this.#sessions.delete(sid);
@@ -207,9 +205,9 @@ export class SessionTable {
     this.#sweeper = undefined;
   }
 
-  #live(sid: string): Entry | undefined {
+  #live(sid: string, now = Date.now()): Entry | undefined {
     const entry = this.#sessions.get(sid);
-    if (entry === undefined || entry.expiresS * 1000 > Date.now()) return entry;
+    if (entry === undefined || entry.expiresS * 1000 > now) return entry;
     this.#sessions.delete(sid);
     return undefined;
   }

@@ -80,7 +80,7 @@ test('get: rolls the expiry forward by the lifetime the session was saved with',
   const table = tableOnMockClock(t);
   table.set('a', '{}', start + 10_000); // a 10 s lifetime
   t.mock.timers.tick(8000);
-  assert.equal(table.read('a')?.expiresAt, start + 18_000, 'read at 8 s: now expires at 18 s');
+  assert.equal(table.read('a')?.[1], start + 18_000, 'read at 8 s: now expires at 18 s');
   t.mock.timers.tick(9999);
   assert.deepEqual(held(table), [['a', start + 18_000]], 'alive at 17.999 s thanks to the read');
   t.mock.timers.tick(1);
@@ -93,8 +93,8 @@ test('touch: moves expiry without rewriting the data, and sets the lifetime late
   t.mock.timers.tick(900);
   table.touch('a', start + 5000);
   assert.deepEqual(held(table), [['a', start + 5000]]);
-  assert.equal(table.read('a')?.json, '{"cart":[1]}');
-  assert.equal(table.read('a')?.expiresAt, start + 900 + 4100, 'a read rolls by the 4.1 s the touch gave');
+  assert.equal(table.read('a')?.[0], '{"cart":[1]}');
+  assert.equal(table.read('a')?.[1], start + 900 + 4100, 'a read rolls by the 4.1 s the touch gave');
   t.mock.timers.tick(4100);
   assert.equal(table.get('a'), null);
 });
@@ -108,11 +108,11 @@ test('absoluteTimeoutMs: a session ends that long after it was first saved, howe
     else table.set('a', `{"v":${s}}`, Date.now() + 5000);
     assert.ok(table.read('a'), `alive at ${s} s`);
   }
-  assert.equal(table.read('a')?.expiresAt, start + 10_000, 'rolling stops at the deadline');
+  assert.equal(table.read('a')?.[1], start + 10_000, 'rolling stops at the deadline');
   t.mock.timers.tick(1000);
   assert.equal(table.get('a'), null, 'gone at 10 s, though used every second');
   table.set('a', '{"v":"again"}', Date.now() + 5000);
-  assert.equal(table.read('a')?.expiresAt, start + 15_000, 'a session saved anew starts a new deadline');
+  assert.equal(table.read('a')?.[1], start + 15_000, 'a session saved anew starts a new deadline');
 });
 
 test('absoluteTimeoutMs: 0 (the default) sets no deadline', (t) => {
@@ -138,7 +138,7 @@ test('records and restore: a snapshot round trip keeps expiry, lifetime and dead
   const restored = new SessionTable({ absoluteTimeoutMs: 60_000 });
   assert.deepEqual(records.map((record) => restored.restore(record)), [true, true]);
   assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
-  assert.equal(restored.read('b')?.expiresAt, start + 30_000, 'its lifetime came back with it');
+  assert.equal(restored.read('b')?.[1], start + 30_000, 'its lifetime came back with it');
   assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
 });
 
