@@ -137,10 +137,10 @@ async function measure(app: AppProcess, variant: Variant, workload: Workload, ro
 }
 
 async function hostStats(app: AppProcess): Promise<{ messagesIn: number; messagesOut: number }> {
-  const from = app.lines.length;
+  const from = app.records.length;
   process.kill(app.child.pid!, 'SIGUSR2');
-  const match = await app.waitForLine(/store stats (\{.*\})/, 5000, from);
-  return JSON.parse(match[1]!) as { messagesIn: number; messagesOut: number };
+  const logged = await app.waitForLog({ msg: 'store stats' }, 5000, from);
+  return logged.stats as { messagesIn: number; messagesOut: number };
 }
 
 interface Row {

@@ -3,6 +3,9 @@
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import session, { type Store } from 'express-session';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { pino, type Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 
 declare module 'express-session' {
   interface SessionData {
@@ -40,12 +43,18 @@ export interface AppOptions {
   trustProxy?: boolean | number | string;
   /** Count requests and serve GET /metrics. @default none (no /metrics) */
   metrics?: AppMetrics;
+  /** Where errors (and, with `logRequests`, every request) are logged. @default pino to stdout */
+  log?: Logger;
+  /** One line per request: method, path, status, time (pino-http; cookies redacted by the logger). @default false */
+  logRequests?: boolean;
 }
 
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
+  const log = options.log ?? pino();
+  if (options.logRequests) app.use(requestLogger(log));
   const metrics = options.metrics;
   if (metrics) {
     app.use((req, res, next) => {
@@ -130,8 +139,18 @@ export function createApp(options: AppOptions): Express {
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
-  app.use(errorHandler);
+  app.use(errorHandler(log));
   return app;
+}
+
+function requestLogger(log: Logger) {
+  const path = (req: IncomingMessage) => (req as Request).originalUrl ?? req.url;
+  return pinoHttp({
+    logger: log,
+    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    customSuccessMessage: (req, res, ms) => `${req.method} ${path(req)} ${res.statusCode} in ${Math.round(ms)} ms`,
+    customErrorMessage: (req, res, error) => `${req.method} ${path(req)} ${res.statusCode}: ${error.message}`,
+  });
 }
 
 function describe(session: NonNullable<Request['session']>, worker: number | string | null) {
@@ -152,9 +171,10 @@ class SessionUnavailableError extends Error {
   }
 }
 
-const errorHandler: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+const errorHandler = (log: Logger): ErrorRequestHandler => (error: unknown, req, res, _next) => {
   const status = statusOf(error);
-  if (status >= 500 && status !== 503) console.error('request failed:', error);
+  // 503s are the store being away, which the worker logs once per outage, not once per request.
+  if (status >= 500 && status !== 503) (req.log ?? log).error({ err: error }, `${req.method} ${req.originalUrl} failed: ${(error as Error).message}`);
   // express-session reports a failed save after the response is under way: nothing left to answer.
   if (res.headersSent) return;
   if (status === 503) res.setHeader('Retry-After', '1');

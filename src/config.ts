@@ -9,6 +9,9 @@ export type NodeEnv = 'development' | 'production' | 'test';
  */
 export type SessionStoreKind = 'cluster' | 'redis' | 'memory';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface Config {
   nodeEnv: NodeEnv;
   port: number;
@@ -34,6 +37,11 @@ export interface Config {
   snapshotIntervalMs: number;
   /** Serve GET /metrics (Prometheus text, the whole cluster). */
   metrics: boolean;
+  logLevel: LogLevel;
+  /** `json`: one object per line (pino); `pretty`: readable, for a terminal. */
+  logFormat: 'json' | 'pretty';
+  /** One log line per HTTP request (pino-http). */
+  logRequests: boolean;
 }
 
 export class ConfigError extends Error {
@@ -45,8 +53,11 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads the settings from `env`; throws one ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads the settings from `env`; throws one ConfigError listing every problem. `terminal`: whether stdout is a
+ * terminal, which makes readable logs the default in development.
+ */
+export function loadConfig(env: Env = process.env, terminal = process.stdout.isTTY === true): Config {
   const problems: string[] = [];
   const read = new Reader(env, problems);
   const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
@@ -67,6 +78,9 @@ export function loadConfig(env: Env = process.env): Config {
     snapshotFile: read.text('SESSION_SNAPSHOT_FILE', '') || null,
     snapshotIntervalMs: read.integer('SESSION_SNAPSHOT_INTERVAL_S', 60, 1, 86_400) * 1000,
     metrics: read.boolean('METRICS', true),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: read.oneOf('LOG_FORMAT', ['json', 'pretty'], nodeEnv === 'development' && terminal ? 'pretty' : 'json'),
+    logRequests: read.boolean('LOG_REQUESTS', false),
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(

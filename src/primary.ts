@@ -5,13 +5,16 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
+import { createLogger, exitOnUncaught, type Logger } from './log.js';
 import { ClusterStore, type LoadResult } from './store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
 function main(): void {
   const config = loadConfigOrExit();
-  const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret()];
+  const log = createLogger(config, { role: 'primary' });
+  exitOnUncaught(log);
+  const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret(log)];
   const host =
     config.sessionStore === 'cluster'
       ? ClusterStore.setup({
@@ -23,9 +26,11 @@ function main(): void {
           snapshotIntervalMs: config.snapshotIntervalMs,
         })
       : undefined;
-  host?.on('rejected', (error: Error) => log(`session store refused a write: ${error.message}`));
-  host?.on('snapshot-failed', (error: Error) => log(`could not write the session snapshot ${config.snapshotFile}: ${error.message}`));
-  host?.on('snapshot-loaded', (result: LoadResult) => log(describeLoad(config.snapshotFile!, result)));
+  host?.on('rejected', (error: Error) => log.warn({ err: error }, `session store refused a write: ${error.message}`));
+  host?.on('snapshot-failed', (error: Error) =>
+    log.error({ err: error, file: config.snapshotFile }, `could not write the session snapshot ${config.snapshotFile}: ${error.message}`),
+  );
+  host?.on('snapshot-loaded', (result: LoadResult) => logLoad(log, config.snapshotFile!, result));
 
   if (config.metrics) serveClusterMetrics(host);
 
@@ -41,8 +46,8 @@ function main(): void {
     onStopped: (code) => {
       // The host outlives the last worker: now it can write its last snapshot.
       void (host?.close() ?? Promise.resolve()).finally(() => {
-        if (config.snapshotFile !== null) log(`sessions written to ${config.snapshotFile}`);
-        log(`exiting with code ${code}`);
+        if (config.snapshotFile !== null) log.info({ file: config.snapshotFile }, `sessions written to ${config.snapshotFile}`);
+        log.info({ code }, `exiting with code ${code}`);
         process.exit(code);
       });
     },
@@ -55,32 +60,31 @@ function main(): void {
   // `kill -USR2 <pid>`: what the store holds and what the IPC channel carried so far.
   process.on('SIGUSR2', () => {
     const { rss, heapUsed } = process.memoryUsage();
-    log(`store stats ${JSON.stringify({ ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed })}`);
+    log.info({ stats: { ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed } }, 'store stats');
   });
 
   const where = config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`;
-  log(`pid ${process.pid}, ${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`);
+  log.info(
+    { nodeEnv: config.nodeEnv, sessionStore: config.sessionStore, workers: config.webConcurrency },
+    `${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`,
+  );
   supervisor.start();
 }
 
-function describeLoad(file: string, result: LoadResult): string {
+function logLoad(log: Logger, file: string, result: LoadResult): void {
   switch (result.outcome) {
     case 'missing':
-      return `no session snapshot at ${file} yet: starting empty`;
+      return log.info({ file }, `no session snapshot at ${file} yet: starting empty`);
     case 'loaded':
-      return `restored ${result.restored} sessions from ${file} (${result.expired} had expired)`;
+      return log.info({ file, restored: result.restored, expired: result.expired }, `restored ${result.restored} sessions from ${file} (${result.expired} had expired)`);
     case 'moved-aside':
-      return `WARNING: session snapshot ${file} ${result.reason}: moved to ${result.movedTo}, starting empty`;
+      return log.warn({ file, movedTo: result.movedTo }, `session snapshot ${file} ${result.reason}: moved to ${result.movedTo}, starting empty`);
   }
 }
 
-function developmentSecret(): string {
-  log('SESSION_SECRET not set: using a random secret for this run (sessions end when the app restarts)');
+function developmentSecret(log: Logger): string {
+  log.warn('SESSION_SECRET not set: using a random secret for this run (sessions end when the app restarts)');
   return randomBytes(32).toString('base64url');
-}
-
-function log(message: string): void {
-  console.log(`[primary] ${message}`);
 }
 
 main();

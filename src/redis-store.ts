@@ -3,32 +3,51 @@
 // client reconnects on its own; the log says so once per change, not once per request.
 import { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
-import { createClient } from 'redis';
+import { createClient, TimeoutError } from 'redis';
 import { redact } from './config.js';
+import type { Logger } from './log.js';
+import type { Op, Outcome } from './store/index.js';
 
 export interface RedisSessionStoreOptions {
   url: string;
   prefix: string;
   /** A command Redis does not answer within this fails (HTTP 503), in ms. */
   timeoutMs: number;
-  log: (message: string) => void;
+  log: Logger;
+  /** Hears how each get/set/touch/destroy ended and how long it took (the same metrics as the cluster store). */
+  observe?: (op: Op, outcome: Outcome, durationMs: number) => void;
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
 
-/** connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500. */
+/**
+ * connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500;
+ * with `observe`, each call is timed.
+ */
 class FailFastRedisStore extends RedisStore {
+  observe: RedisSessionStoreOptions['observe'];
+
   override get(sid: string, callback?: Callback) {
-    return super.get(sid, unavailableOnError(callback));
+    return super.get(sid, this.#wrap('get', callback));
   }
   override set(sid: string, session: SessionData, callback?: Callback) {
-    return super.set(sid, session, unavailableOnError(callback));
+    return super.set(sid, session, this.#wrap('set', callback));
   }
   override touch(sid: string, session: SessionData, callback?: Callback) {
-    return super.touch(sid, session, unavailableOnError(callback));
+    return super.touch(sid, session, this.#wrap('touch', callback));
   }
   override destroy(sid: string, callback?: Callback) {
-    return super.destroy(sid, unavailableOnError(callback));
+    return super.destroy(sid, this.#wrap('destroy', callback));
+  }
+
+  #wrap(op: Op, callback: Callback | undefined): Callback | undefined {
+    const observe = this.observe;
+    if (observe === undefined) return unavailableOnError(callback);
+    const started = performance.now();
+    return (error, value) => {
+      observe(op, error ? (error instanceof TimeoutError ? 'timeout' : 'error') : 'ok', performance.now() - started);
+      unavailableOnError(callback)?.(error, value);
+    };
   }
 }
 
@@ -41,6 +60,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
     socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
   });
   const store = new FailFastRedisStore({ client, prefix: options.prefix });
+  store.observe = options.observe;
   const where = redact(options.url);
   let up: boolean | undefined;
   // express-session serves requests without a session while the store says it is disconnected: 503 at once.
@@ -49,12 +69,12 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
     if (up !== true) store.emit('disconnect');
   });
   client.on('ready', () => {
-    options.log(up === false ? `Redis at ${where} reachable again` : `connected to Redis at ${where}`);
+    options.log.info({ redis: where }, up === false ? `Redis at ${where} reachable again` : `connected to Redis at ${where}`);
     up = true;
     store.emit('connect');
   });
   client.on('error', (error: Error) => {
-    if (up !== false) options.log(`Redis at ${where} unreachable (${error.message}): answering 503, reconnecting`);
+    if (up !== false) options.log.error({ err: error, redis: where }, `Redis at ${where} unreachable (${error.message}): answering 503, reconnecting`);
     if (up === true) store.emit('disconnect');
     up = false;
   });

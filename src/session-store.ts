@@ -1,6 +1,7 @@
 // Which express-session store a worker uses, chosen by SESSION_STORE; the app and its routes never know.
 import session from 'express-session';
 import type { Config } from './config.js';
+import type { Logger } from './log.js';
 import { createRedisSessionStore } from './redis-store.js';
 import { ClusterStore, type ClusterStoreOptions } from './store/index.js';
 
@@ -10,12 +11,13 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-export function createSessionStore(config: Config, log: (message: string) => void, observe?: ClusterStoreOptions['observe']): SessionStore {
+/** `observe` hears how each store call ended (metrics), whichever the store. */
+export function createSessionStore(config: Config, log: Logger, observe?: ClusterStoreOptions['observe']): SessionStore {
   switch (config.sessionStore) {
     case 'cluster':
       return { store: new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes, observe }), close: async () => {} };
     case 'redis':
-      return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log });
+      return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
     case 'memory':
       // Unshared: each worker has its own sessions. The benchmark's reference for "as fast as a store can be".
       return { store: new session.MemoryStore(), close: async () => {} };

@@ -4,6 +4,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { RestartBackoff } from './backoff.js';
 import { drainMessage, EXIT_CONFIG } from './control.js';
+import type { Logger } from './log.js';
 
 export interface SupervisorOptions {
   workers: number;
@@ -11,7 +12,7 @@ export interface SupervisorOptions {
   env: Record<string, string>;
   /** On shutdown, workers still running after this are killed, in ms. */
   shutdownTimeoutMs: number;
-  log: (message: string) => void;
+  log: Logger;
   /** Called once every worker is gone after shutdown: 0 when they all drained, 1 when some were killed. */
   onStopped: (code: number) => void;
 }
@@ -36,8 +37,11 @@ export class Supervisor {
 
   start(): void {
     const log = this.#options.log;
-    cluster.on('online', (worker) => log(`worker ${worker.id} (pid ${worker.process.pid}) online`));
-    cluster.on('listening', (worker, address) => log(`worker ${worker.id} (pid ${worker.process.pid}) listening on http://localhost:${address.port}`));
+    cluster.on('online', (worker) => log.info(about(worker), `worker ${worker.id} (pid ${worker.process.pid}) online`));
+    cluster.on('listening', (worker, address) => {
+      const url = `http://localhost:${address.port}`;
+      log.info({ ...about(worker), url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${url}`);
+    });
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     for (let i = 0; i < this.#options.workers; i++) this.#fork();
   }
@@ -47,13 +51,13 @@ export class Supervisor {
     if (this.#stopping || this.#reloading) return;
     this.#reloading = true;
     const old = [...this.#startedAt.keys()];
-    this.#options.log(`reload: replacing ${plural(old.length, 'worker')} one at a time`);
+    this.#options.log.info({ workers: old.length }, `reload: replacing ${plural(old.length, 'worker')} one at a time`);
     try {
       for (const worker of old) {
         if (this.#stopping) return;
         const fresh = this.#fork();
         if (fresh === undefined || !(await listeningOrExit(fresh))) {
-          this.#options.log('reload: a new worker failed to start; keeping the remaining old workers');
+          this.#options.log.error('reload: a new worker failed to start; keeping the remaining old workers');
           return;
         }
         this.#retiring.add(worker);
@@ -61,7 +65,7 @@ export class Supervisor {
         if (worker.isConnected()) worker.send(drainMessage);
         await exited;
       }
-      this.#options.log('reload: done');
+      this.#options.log.info('reload: done');
     } finally {
       this.#reloading = false;
     }
@@ -71,19 +75,19 @@ export class Supervisor {
   shutdown(reason: string): void {
     const log = this.#options.log;
     if (this.#stopping) {
-      log(`${reason} again: killing ${plural(this.#startedAt.size, 'worker')} now`);
+      log.warn({ signal: reason }, `${reason} again: killing ${plural(this.#startedAt.size, 'worker')} now`);
       this.#killAll();
       return;
     }
     this.#stopping = true;
-    log(`${reason}: draining ${plural(this.#startedAt.size, 'worker')} (at most ${this.#options.shutdownTimeoutMs} ms)`);
+    log.info({ signal: reason }, `${reason}: draining ${plural(this.#startedAt.size, 'worker')} (at most ${this.#options.shutdownTimeoutMs} ms)`);
     if (this.#startedAt.size === 0) {
       this.#options.onStopped(0);
       return;
     }
     for (const worker of this.#startedAt.keys()) if (worker.isConnected()) worker.send(drainMessage);
     setTimeout(() => {
-      log(`shutdown timeout (${this.#options.shutdownTimeoutMs} ms, SHUTDOWN_TIMEOUT_MS): killing ${plural(this.#startedAt.size, 'worker')}`);
+      log.error(`shutdown timeout (${this.#options.shutdownTimeoutMs} ms, SHUTDOWN_TIMEOUT_MS): killing ${plural(this.#startedAt.size, 'worker')}`);
       this.#killAll();
     }, this.#options.shutdownTimeoutMs).unref();
   }
@@ -99,22 +103,26 @@ export class Supervisor {
     const log = this.#options.log;
     const uptimeMs = Date.now() - (this.#startedAt.get(worker) ?? Date.now());
     this.#startedAt.delete(worker);
-    log(`worker ${worker.id} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}) after ${uptimeMs} ms`);
+    const expected = this.#stopping || this.#retiring.has(worker);
+    log[expected ? 'info' : 'error'](
+      { ...about(worker), code, signal, uptimeMs },
+      `worker ${worker.id} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}) after ${uptimeMs} ms`,
+    );
     if (this.#stopping) {
       if (this.#startedAt.size === 0) this.#options.onStopped(this.#forced ? 1 : 0);
       return;
     }
     if (this.#retiring.delete(worker)) return;
     if (code === EXIT_CONFIG) {
-      log('a worker cannot start as configured (see its message above): stopping');
+      log.fatal('a worker cannot start as configured (see its message above): stopping');
       this.#stopping = true;
       this.#killAll();
       if (this.#startedAt.size === 0) this.#options.onStopped(1);
       return;
     }
     const delayMs = this.#backoff.next(uptimeMs);
-    if (this.#backoff.quickDeaths >= 3) log(`workers keep dying soon after start (${this.#backoff.quickDeaths} in a row): check the errors above`);
-    if (delayMs > 0) log(`replacing worker ${worker.id} in ${delayMs} ms`);
+    if (this.#backoff.quickDeaths >= 3) log.error(`workers keep dying soon after start (${this.#backoff.quickDeaths} in a row): check the errors above`);
+    log.info({ workerId: worker.id, delayMs }, `replacing worker ${worker.id}${delayMs > 0 ? ` in ${delayMs} ms` : ''}`);
     setTimeout(() => this.#fork(), delayMs);
   }
 
@@ -137,6 +145,11 @@ function listeningOrExit(worker: Worker): Promise<boolean> {
     worker.once('listening', onListening);
     worker.once('exit', onExit);
   });
+}
+
+/** The fields that name a worker in the primary's log lines. */
+function about(worker: Worker): { workerId: number; workerPid: number | undefined } {
+  return { workerId: worker.id, workerPid: worker.process.pid };
 }
 
 function plural(count: number, noun: string): string {

@@ -5,6 +5,7 @@ import { createDrainableServer } from './drain.js';
 import { createApp } from './app.js';
 import { loadConfigOrExit } from './config.js';
 import { EXIT_CONFIG, isDrainMessage } from './control.js';
+import { createLogger, exitOnUncaught } from './log.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createSessionStore } from './session-store.js';
 
@@ -13,16 +14,18 @@ function main(): void {
   if (worker === undefined) throw new Error('src/worker.ts runs inside the cluster: start the app with `npm start`');
   const config = loadConfigOrExit();
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
+  const log = createLogger(config, { role: 'worker', worker: worker.id });
+  exitOnUncaught(log);
 
   let draining = false;
   const metrics = config.metrics ? createWorkerMetrics(config.storeTimeoutMs) : undefined;
-  const sessions = createSessionStore(config, (message) => log(worker.id, message), metrics && ((op, outcome, ms) => metrics.observeStore(op, outcome, ms)));
+  const sessions = createSessionStore(config, log, metrics && ((op, outcome, ms) => metrics.observeStore(op, outcome, ms)));
   const store = sessions.store;
   if (config.sessionStore === 'cluster') {
     store.on('disconnect', () => {
-      if (!draining) log(worker.id, 'session store unreachable: answering 503 until it answers again');
+      if (!draining) log.warn('session store in the primary unreachable: answering 503 until it answers again');
     });
-    store.on('connect', () => log(worker.id, 'session store reachable again'));
+    store.on('connect', () => log.info('session store in the primary reachable again'));
   }
   const app = createApp({
     store,
@@ -32,12 +35,14 @@ function main(): void {
     secureCookie: config.nodeEnv === 'production',
     trustProxy: config.trustProxy,
     metrics,
+    log,
+    logRequests: config.logRequests,
   });
 
   const { server, drain: drainServer } = createDrainableServer(app);
   server.on('error', (error: NodeJS.ErrnoException) => {
     const hint = error.code === 'EADDRINUSE' ? ': another program uses it; set PORT to a free port' : '';
-    log(worker.id, `cannot listen on PORT ${config.port} (${error.code ?? error.message})${hint}`);
+    log.fatal({ err: error }, `cannot listen on PORT ${config.port} (${error.code ?? error.message})${hint}`);
     process.exit(EXIT_CONFIG);
   });
   server.listen(config.port);
@@ -45,7 +50,7 @@ function main(): void {
   const drain = () => {
     if (draining) return;
     draining = true;
-    log(worker.id, 'draining: no new connections, finishing requests in flight');
+    log.info('draining: no new connections, finishing requests in flight');
     void drainServer()
       .then(() => sessions.close())
       .finally(() => worker.disconnect());
@@ -56,10 +61,6 @@ function main(): void {
   // Ctrl-C reaches the whole process group: drain like the primary asks, do not die mid-request.
   process.on('SIGTERM', drain);
   process.on('SIGINT', drain);
-}
-
-function log(workerId: number, message: string): void {
-  console.log(`[worker ${workerId}] ${message}`);
 }
 
 main();

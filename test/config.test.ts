@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 test('loadConfig: an empty environment gives the documented defaults', () => {
-  const config = loadConfig({});
+  const config = loadConfig({}, false);
   assert.deepEqual(config, {
     nodeEnv: 'development',
     port: 3000,
@@ -24,6 +24,24 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     snapshotFile: null,
     snapshotIntervalMs: 60_000,
     metrics: true,
+    logLevel: 'info',
+    logFormat: 'json',
+    logRequests: false,
+  });
+});
+
+test('loadConfig: logs are readable by default only in development at a terminal; JSON otherwise', () => {
+  assert.equal(loadConfig({}, true).logFormat, 'pretty');
+  assert.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's' }, true).logFormat, 'json');
+  assert.equal(loadConfig({ NODE_ENV: 'test' }, true).logFormat, 'json');
+  assert.equal(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat, 'json');
+  assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }, false).logFormat, 'pretty');
+  assert.throws(() => loadConfig({ LOG_FORMAT: 'yaml', LOG_LEVEL: 'loud', LOG_REQUESTS: 'yes' }), {
+    problems: [
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'LOG_FORMAT must be one of json, pretty, got "yaml"',
+      'LOG_REQUESTS must be true, false, 1 or 0, got "yes"',
+    ],
   });
 });
 

@@ -46,14 +46,14 @@ test('fault: SIGKILL a worker under load: no session lost, only requests in flig
   assert.ok(result.cookies.length >= connections, 'every connection made its session');
   assert.ok(failed(result) <= connections, `at most one request per connection failed (${failed(result)})`);
   assert.equal(result.non2xx, 0, 'no error answers, only broken connections');
-  await app.waitForLine(/worker 3 \(pid \d+\) listening/, 15_000); // a replacement takes its place
+  await app.waitForLog({ workerId: 3, msg: /listening/ }, 15_000); // a replacement takes its place
 });
 
 test('fault: SIGHUP reload under load: every worker replaced, no request failed, no session lost', async (t) => {
   const app = await startTestApp((fn) => t.after(fn));
   const before = app.workerPids();
   const result = await loadWithFault(app, () => app.child.kill('SIGHUP'), 800, 4);
-  await app.waitForLine(/reload: done/, 15_000);
+  await app.waitForLog({ msg: 'reload: done' }, 15_000);
   const lost = await sessionsLost(app, result.cookies);
   report('SIGHUP reload of 2 workers', result, lost);
   assert.equal(failed(result), 0);
@@ -91,7 +91,7 @@ test('fault: SIGTERM with a request that never finishes: stragglers are killed a
   const tookMs = Date.now() - started;
   console.log(`fault: SIGTERM with a stuck request | SHUTDOWN_TIMEOUT_MS 1500 | primary exited after ${tookMs} ms`);
   assert.ok(tookMs >= 1400, `waited for the timeout (${tookMs} ms)`);
-  assert.ok(app.lines.some((line) => /shutdown timeout \(1500 ms, SHUTDOWN_TIMEOUT_MS\): killing 1 worker/.test(line)), app.lines.join('\n'));
+  assert.equal(app.logged({ level: 50, msg: /^shutdown timeout \(1500 ms, SHUTDOWN_TIMEOUT_MS\): killing 1 worker$/ }).length, 1, app.lines.join('\n'));
   assert.deepEqual(workers.filter(isAlive), []);
 });
 

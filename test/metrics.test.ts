@@ -4,12 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
-
-/** The value of one sample line, e.g. `ecs_http_requests_total{route="/hello",status="200"} 30`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { sample } from './helpers/metrics.js';
 
 test('GET /metrics: counters of both workers add up, with the store host\'s own figures', async (t) => {
   const app = await startTestApp((fn) => t.after(fn));

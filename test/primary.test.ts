@@ -59,11 +59,12 @@ test('npm start: a session saved by one worker is read by the other on the very 
 
 test('npm start: a worker killed with SIGKILL is replaced and the sessions survive', async () => {
   const { pid, worker } = (await jar.get(`${app.url}/hello`)).json as { pid: number; worker: number };
-  const from = app.lines.length;
+  const from = app.records.length;
   process.kill(pid, 'SIGKILL');
-  await app.waitForLine(new RegExp(`worker ${worker} \\(pid ${pid}\\) exited \\(SIGKILL\\)`), 10_000, from);
-  const replacement = await app.waitForLine(/worker (\d+) \(pid (\d+)\) listening/, 30_000, from);
-  assert.notEqual(Number(replacement[1]), worker, 'a new worker took its place');
+  const death = await app.waitForLog({ workerId: worker, workerPid: pid, signal: 'SIGKILL', msg: /exited/ }, 10_000, from);
+  assert.equal(death.level, 50, 'an unexpected death is logged as an error');
+  const replacement = await app.waitForLog({ msg: /listening on/ }, 30_000, from);
+  assert.notEqual(replacement.workerId, worker, 'a new worker took its place');
 
   const answeredBy = new Set<number>();
   for (let i = 0; i < 6; i++) {
@@ -72,7 +73,7 @@ test('npm start: a worker killed with SIGKILL is replaced and the sessions survi
     answeredBy.add(response.json.pid as number);
   }
   assert.ok(!answeredBy.has(pid));
-  assert.ok(answeredBy.has(Number(replacement[2])), 'the replacement serves the same sessions');
+  assert.ok(answeredBy.has(Number(replacement.workerPid)), 'the replacement serves the same sessions');
 });
 
 test('npm start: SIGTERM drains the workers and exits 0, leaving no process behind', async () => {
@@ -81,14 +82,14 @@ test('npm start: SIGTERM drains the workers and exits 0, leaving no process behi
   app.child.kill('SIGTERM');
   assert.equal(await app.exited, 0);
   assert.deepEqual(workerPids.filter(isAlive), [], 'no worker outlived the primary');
-  assert.ok(app.lines.some((line) => /SIGTERM: draining 2 workers/.test(line)));
+  assert.equal(app.logged({ role: 'primary', signal: 'SIGTERM', msg: /^SIGTERM: draining 2 workers/ }).length, 1);
 });
 
 test('npm start: NODE_ENV=production without SESSION_SECRET stops at once, naming SESSION_SECRET', async (t) => {
   const started = await startApp((fn) => t.after(fn), { NODE_ENV: 'production', SESSION_SECRET: '' }, { waitForWorkers: false });
   assert.equal(await started.exited, 1);
   assert.match(started.lines.join('\n'), /SESSION_SECRET is required when NODE_ENV=production/);
-  assert.ok(!started.lines.some((line) => /online/.test(line)), 'no worker was forked');
+  assert.deepEqual(started.logged({ msg: /online/ }), [], 'no worker was forked');
 });
 
 test('npm start: a port in use stops the app with a message naming PORT instead of restarting forever', async (t) => {

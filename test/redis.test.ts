@@ -6,6 +6,7 @@ import { createClient } from 'redis';
 import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
 import { redisUnavailable, startRedis } from '../scripts/lib/redis-server.js';
+import { sample } from './helpers/metrics.js';
 
 test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; sessions stick and live in Redis', { skip: redisUnavailable() }, async (t) => {
   const redis = await startRedis((fn) => t.after(fn), { running: false });
@@ -18,10 +19,9 @@ test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; s
   assert.ok(early.ms < 3000, `answered in ${early.ms} ms`);
   assert.equal((await request(`${app.url}/healthz`)).status, 200);
 
-  const connecting = app.lines.length;
+  const connecting = app.records.length;
   await redis.start();
-  await app.waitForLine(/worker 1\] (connected to|Redis at \S+ reachable again)/, 15_000, connecting);
-  await app.waitForLine(/worker 2\] (connected to|Redis at \S+ reachable again)/, 15_000, connecting);
+  for (const worker of [1, 2]) await app.waitForLog({ worker, msg: /^(connected to|Redis at \S+ reachable again)/ }, 15_000, connecting);
   const jar = new CookieJar();
   const first = await jar.get(`${app.url}/hello`);
   assert.match(String(first.json.msg), /^Hello from worker/);
@@ -37,20 +37,22 @@ test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; s
   const keys = await inspect.keys('ecs:sess:*');
   await inspect.close();
   assert.equal(keys.length, 1, `the session is in Redis under the prefix (${keys.join(', ')})`);
+  const counted = (await request(`${app.url}/metrics`)).text;
+  const ops = (op: string, outcome: string) => sample(counted, `ecs_store_operations_total{op="${op}",outcome="${outcome}"}`);
+  assert.deepEqual([ops('set', 'ok'), ops('get', 'ok'), ops('touch', 'ok')], [1, 6, 6], 'Redis calls are counted like the cluster store\'s');
 
   // Redis goes away while the app runs.
-  const before = app.lines.length;
+  const before = app.records.length;
   await redis.stop();
   const outage = await Promise.all(Array.from({ length: 20 }, () => timed(() => jar.get(`${app.url}/hello`))));
   assert.deepEqual([...new Set(outage.map((o) => o.response.status))], [503]);
   assert.ok(Math.max(...outage.map((o) => o.ms)) < 3000, 'each 503 came quickly');
-  const complaints = app.lines.slice(before).filter((line) => /unreachable/.test(line));
-  assert.ok(complaints.length >= 1 && complaints.length <= 2, `the outage was logged once per worker, not per request:\n${complaints.join('\n')}`);
+  const complaints = app.logged({ role: 'worker', level: 50, msg: /unreachable/ }, before);
+  assert.ok(complaints.length >= 1 && complaints.length <= 2, `the outage was logged once per worker, not per request:\n${app.lines.slice(before).join('\n')}`);
 
-  const reconnecting = app.lines.length;
+  const reconnecting = app.records.length;
   await redis.start();
-  await app.waitForLine(/worker 1\] Redis at \S+ reachable again/, 15_000, reconnecting);
-  await app.waitForLine(/worker 2\] Redis at \S+ reachable again/, 15_000, reconnecting);
+  for (const worker of [1, 2]) await app.waitForLog({ worker, msg: /^Redis at \S+ reachable again/ }, 15_000, reconnecting);
   const back = await jar.get(`${app.url}/hello`);
   assert.equal(back.status, 200);
   assert.match(String(back.json.msg), /^Hello/, 'served again (a new session: this Redis keeps nothing on disk)');

@@ -1,11 +1,22 @@
 // Starts the real app as `npm start` does (the same command, run directly so the caller holds the primary's PID),
-// on a free port, and waits for its workers by reading its log. Cleanup kills whatever is left.
+// on a free port, and waits for its workers by reading its log (JSON lines: not a terminal). Cleanup kills
+// whatever is left.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** One line of the app's log; a line that is not JSON (a crash before the logger existed) is `{ msg: line }`. */
+export interface LogRecord {
+  msg: string;
+  level?: number;
+  [field: string]: unknown;
+}
+
+/** Fields a record must have: equal values, or strings a RegExp matches. */
+export type LogQuery = Record<string, RegExp | string | number | boolean | null>;
 
 export interface AppProcess {
   child: ChildProcess;
@@ -14,7 +25,12 @@ export interface AppProcess {
   url: string;
   /** Every line the app printed so far, stdout and stderr. */
   lines: string[];
-  waitForLine(pattern: RegExp, deadlineMs?: number, from?: number): Promise<RegExpExecArray>;
+  /** `lines`, parsed: records[i] is lines[i]. */
+  records: LogRecord[];
+  /** The records from index `from` on that match `query`. */
+  logged(query: LogQuery, from?: number): LogRecord[];
+  /** The first record from index `from` on that matches `query`, once it is logged; rejects after the deadline. */
+  waitForLog(query: LogQuery, deadlineMs?: number, from?: number): Promise<LogRecord>;
   /** Resolves with the exit code (or signal) once the primary has exited. */
   exited: Promise<number | NodeJS.Signals>;
 }
@@ -40,49 +56,79 @@ export async function startApp(
     detached: true, // its own process group: cleanup can reach the workers too, by the primary's PID
   });
   const lines: string[] = [];
+  const records: LogRecord[] = [];
   const waiters = new Set<() => void>();
-  const collect = (chunk: Buffer) => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean));
-    waiters.forEach((check) => check());
+  const collector = () => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      const text = partial + chunk.toString();
+      const complete = text.split('\n');
+      partial = complete.pop()!;
+      for (const line of complete.filter(Boolean)) {
+        lines.push(line);
+        records.push(parseRecord(line));
+      }
+      waiters.forEach((check) => check());
+    };
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout?.on('data', collector());
+  child.stderr?.on('data', collector());
   const exited = once(child, 'exit').then(([code, signal]) => (code ?? signal) as number | NodeJS.Signals);
   cleanup(() => {
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
     else killGroup(child.pid!);
   });
 
-  const waitForLine = (pattern: RegExp, deadlineMs = 30_000, from = 0) =>
-    new Promise<RegExpExecArray>((resolve, reject) => {
+  const logged = (query: LogQuery, from = 0) => records.slice(from).filter((record) => matches(record, query));
+  const waitForLog = (query: LogQuery, deadlineMs = 30_000, from = 0) =>
+    new Promise<LogRecord>((resolve, reject) => {
       const check = () => {
-        for (const line of lines.slice(from)) {
-          const match = pattern.exec(line);
-          if (match) return done(null, match);
-        }
+        const found = logged(query, from)[0];
+        if (found) done(null, found);
       };
-      const done = (error: Error | null, match?: RegExpExecArray) => {
+      const done = (error: Error | null, record?: LogRecord) => {
         waiters.delete(check);
         clearTimeout(timer);
-        void exited.then(() => {}); // keep the promise handled
         if (error) reject(error);
-        else resolve(match!);
+        else resolve(record!);
       };
-      const timer = setTimeout(() => done(new Error(`no line matching ${pattern} within ${deadlineMs} ms; log:\n${lines.join('\n')}`)), deadlineMs);
+      const timer = setTimeout(() => done(new Error(`nothing logged matching ${describe(query)} within ${deadlineMs} ms; log:\n${lines.join('\n')}`)), deadlineMs);
       waiters.add(check);
       check();
     });
 
   let url = '';
   if (options.waitForWorkers !== false) {
-    const count = Number((await waitForLine(/starting (\d+) workers/))[1]);
-    for (let i = 1; i <= count; i++) {
-      const match = await waitForLine(new RegExp(`worker ${i} \\(pid \\d+\\) listening on (http://\\S+)`));
-      url = match[1]!.replace('localhost', '127.0.0.1');
+    const { workers } = await waitForLog({ role: 'primary', msg: /starting \d+ workers/ });
+    for (let i = 1; i <= Number(workers); i++) {
+      const listening = await waitForLog({ role: 'primary', workerId: i, msg: /listening on/ });
+      url = String(listening.url).replace('localhost', '127.0.0.1');
     }
   }
-  const workerPids = () => lines.flatMap((line) => /\(pid (\d+)\) online/.exec(line)?.[1] ?? []).map(Number);
-  return { child, url, lines, workerPids, waitForLine, exited };
+  const workerPids = () => logged({ role: 'primary', msg: /online$/ }).map((record) => Number(record.workerPid));
+  return { child, url, lines, records, logged, workerPids, waitForLog, exited };
+}
+
+function parseRecord(line: string): LogRecord {
+  if (line.startsWith('{')) {
+    try {
+      const record = JSON.parse(line) as LogRecord;
+      if (typeof record.msg === 'string') return record;
+    } catch {
+      // not JSON after all: kept as text below
+    }
+  }
+  return { msg: line };
+}
+
+function matches(record: LogRecord, query: LogQuery): boolean {
+  return Object.entries(query).every(([field, wanted]) =>
+    wanted instanceof RegExp ? typeof record[field] === 'string' && wanted.test(record[field]) : record[field] === wanted,
+  );
+}
+
+function describe(query: LogQuery): string {
+  return Object.entries(query).map(([field, wanted]) => `${field}=${String(wanted)}`).join(' ');
 }
 
 /** Sends SIGTERM and waits for the primary to exit; returns its exit code. */

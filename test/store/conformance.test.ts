@@ -7,6 +7,7 @@ import { createRedisSessionStore } from '../../src/redis-store.js';
 import { ClusterStore } from '../../src/store/index.js';
 import { redisUnavailable, startRedis, type RedisServer } from '../../scripts/lib/redis-server.js';
 import { storeConformance } from './conformance.js';
+import { pino } from 'pino';
 
 const host = ClusterStore.setup()!;
 const clusterStore = new ClusterStore();
@@ -32,7 +33,7 @@ let redis: Promise<RedisUnderTest> | undefined;
 async function redisStore(): Promise<RedisUnderTest> {
   redis ??= (async (): Promise<RedisUnderTest> => {
     const server = await startRedis((fn) => cleanups.push(fn));
-    const store = createRedisSessionStore({ url: server.url, prefix: 'test:sess:', timeoutMs: 2000, log: () => {} });
+    const store = createRedisSessionStore({ url: server.url, prefix: 'test:sess:', timeoutMs: 2000, log: pino({ level: 'silent' }) });
     cleanups.push(() => store.close());
     const inspect = createClient({ url: server.url });
     await inspect.connect();
