@@ -1,6 +1,6 @@
 // createApp(): the Express app with its session middleware, routes and error handler. Knows no cluster and
 // never listens, so tests can run it in one process with any express-session store.
-import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -18,6 +18,9 @@ declare module 'express-session' {
   }
 }
 
+/** The session cookie's name; not express-session's "connect.sid", which tells attackers the stack. */
+export const SESSION_COOKIE = 'ecs.sid';
+
 /** What the app reports to, and asks for its /metrics page (src/metrics.ts in the template). */
 export interface AppMetrics {
   observeRequest(route: string, status: number): void;
@@ -34,8 +37,13 @@ export interface AppOptions {
   sessionMaxAgeMs?: number;
   /** Send the cookie over HTTPS only. @default false */
   secureCookie?: boolean;
-  /** Session cookie name; not the default "connect.sid", which tells attackers the stack. @default "ecs.sid" */
+  /** Session cookie name. @default SESSION_COOKIE ("ecs.sid") */
   cookieName?: string;
+  /**
+   * Middleware run just before the session is loaded, for requests that use sessions: sessionLock() (it must
+   * watch the same cookie name). @default none
+   */
+  sessionLock?: RequestHandler;
   /**
    * Express's `trust proxy`: set it behind a TLS-terminating proxy, so a secure cookie is sent when the proxy says
    * the visitor came over HTTPS (X-Forwarded-Proto). @default false
@@ -69,11 +77,12 @@ export function createApp(options: AppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  if (options.sessionLock) app.use(options.sessionLock);
   app.use(
     session({
       store: options.store,
       secret: options.secrets,
-      name: options.cookieName ?? 'ecs.sid',
+      name: options.cookieName ?? SESSION_COOKIE,
       resave: false,
       saveUninitialized: false,
       cookie: {

@@ -42,6 +42,11 @@ export interface Config {
   logFormat: 'json' | 'pretty';
   /** One log line per HTTP request (pino-http). */
   logRequests: boolean;
+  /** Run the requests of one session one at a time, across workers (cluster store only). */
+  sessionLock: boolean;
+  sessionLockWaitMs: number;
+  sessionLockHoldMs: number;
+  sessionLockMaxWaiters: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +86,10 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'pretty'], nodeEnv === 'development' && terminal ? 'pretty' : 'json'),
     logRequests: read.boolean('LOG_REQUESTS', false),
+    sessionLock: read.boolean('SESSION_LOCK', false),
+    sessionLockWaitMs: read.integer('SESSION_LOCK_WAIT_MS', 10_000, 1, 3_600_000),
+    sessionLockHoldMs: read.integer('SESSION_LOCK_HOLD_MS', 30_000, 1, 3_600_000),
+    sessionLockMaxWaiters: read.integer('SESSION_LOCK_MAX_WAITERS', 64, 1, 1_000_000),
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(
@@ -90,6 +99,12 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   }
   if (nodeEnv === 'production' && config.sessionStore === 'memory') {
     problems.push('SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production');
+  }
+  if (config.sessionLock && config.sessionStore !== 'cluster') {
+    problems.push(
+      `SESSION_LOCK=true needs SESSION_STORE=cluster: the lock lives in the primary, and with SESSION_STORE=${config.sessionStore} ` +
+        'the sessions do not; set SESSION_LOCK=false',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

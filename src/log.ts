@@ -12,7 +12,7 @@ export type { Logger };
 export type LogRole = { role: 'primary' } | { role: 'worker'; worker: number };
 
 /** Fields whose values the message itself already says: a terminal shows the message alone. */
-const SAID_IN_MESSAGE = ['nodeEnv', 'sessionStore', 'workers', 'workerId', 'workerPid', 'url', 'code', 'signal', 'uptimeMs', 'delayMs', 'file', 'restored', 'expired', 'movedTo', 'redis'];
+const SAID_IN_MESSAGE = ['nodeEnv', 'sessionStore', 'sessionLock', 'workers', 'workerId', 'workerPid', 'url', 'code', 'signal', 'uptimeMs', 'delayMs', 'file', 'restored', 'expired', 'movedTo', 'redis'];
 
 /** Never in a log: the session cookie is the session. */
 const REDACTED = ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'];

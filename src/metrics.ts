@@ -76,6 +76,11 @@ export function serveClusterMetrics(host: StoreHost | undefined): void {
     gauge(own, 'ecs_store_host_ipc_messages_in', 'IPC messages the host has received', stat('messagesIn'));
     gauge(own, 'ecs_store_host_ipc_messages_out', 'IPC messages the host has sent', stat('messagesOut'));
     gauge(own, 'ecs_store_host_rejected_writes', 'Posted writes the host refused', stat('rejected'));
+    const locks = (key: 'locked' | 'waiting' | 'expired' | 'refused') => () => host.stats().locks[key];
+    gauge(own, 'ecs_session_locks_held', 'Sessions locked by a request right now (SESSION_LOCK)', locks('locked'));
+    gauge(own, 'ecs_session_lock_waiters', 'Requests waiting for their session lock right now', locks('waiting'));
+    gauge(own, 'ecs_session_locks_expired', 'Locks released because their request outlasted the hold time', locks('expired'));
+    gauge(own, 'ecs_session_lock_refusals', 'Requests that waited too long or found the queue full', locks('refused'));
   }
   cluster.on('message', (worker: Worker, message: unknown) => {
     const control = asControl(message);

@@ -63,9 +63,9 @@ function main(): void {
     log.info({ stats: { ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed } }, 'store stats');
   });
 
-  const where = config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`;
+  const where = (config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`) + (config.sessionLock ? ' (SESSION_LOCK on)' : '');
   log.info(
-    { nodeEnv: config.nodeEnv, sessionStore: config.sessionStore, workers: config.webConcurrency },
+    { nodeEnv: config.nodeEnv, sessionStore: config.sessionStore, sessionLock: config.sessionLock, workers: config.webConcurrency },
     `${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`,
   );
   supervisor.start();

@@ -1,12 +1,18 @@
 // Which express-session store a worker uses, chosen by SESSION_STORE; the app and its routes never know.
 import session from 'express-session';
+import { SESSION_COOKIE } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createRedisSessionStore } from './redis-store.js';
-import { ClusterStore, type ClusterStoreOptions } from './store/index.js';
+import { ClusterStore, sessionLock, type ClusterStoreOptions } from './store/index.js';
+
+/** Connect/Express middleware. */
+type Middleware = ReturnType<typeof sessionLock>;
 
 export interface SessionStore {
   store: session.Store;
+  /** With SESSION_LOCK=true: orders the requests of one session; mount it before express-session. */
+  lock?: Middleware;
   /** Lets go of connections the store holds, so the worker can exit. */
   close(): Promise<void>;
 }
@@ -14,8 +20,18 @@ export interface SessionStore {
 /** `observe` hears how each store call ended (metrics), whichever the store. */
 export function createSessionStore(config: Config, log: Logger, observe?: ClusterStoreOptions['observe']): SessionStore {
   switch (config.sessionStore) {
-    case 'cluster':
-      return { store: new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes, observe }), close: async () => {} };
+    case 'cluster': {
+      const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes, observe });
+      const lock = config.sessionLock
+        ? sessionLock(store, {
+            cookieName: SESSION_COOKIE,
+            waitTimeoutMs: config.sessionLockWaitMs,
+            lockTimeoutMs: config.sessionLockHoldMs,
+            maxWaiters: config.sessionLockMaxWaiters,
+          })
+        : undefined;
+      return { store, lock, close: async () => {} };
+    }
     case 'redis':
       return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
     case 'memory':

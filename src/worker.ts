@@ -37,6 +37,7 @@ function main(): void {
     metrics,
     log,
     logRequests: config.logRequests,
+    sessionLock: sessions.lock,
   });
 
   const { server, drain: drainServer } = createDrainableServer(app);

@@ -27,7 +27,21 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     logLevel: 'info',
     logFormat: 'json',
     logRequests: false,
+    sessionLock: false,
+    sessionLockWaitMs: 10_000,
+    sessionLockHoldMs: 30_000,
+    sessionLockMaxWaiters: 64,
   });
+});
+
+test('loadConfig: SESSION_LOCK works with the cluster store only, and says why otherwise', () => {
+  assert.equal(loadConfig({ SESSION_LOCK: 'true' }).sessionLock, true);
+  assert.throws(() => loadConfig({ SESSION_LOCK: 'true', SESSION_STORE: 'redis://127.0.0.1:6379' }), {
+    problems: [
+      'SESSION_LOCK=true needs SESSION_STORE=cluster: the lock lives in the primary, and with SESSION_STORE=redis the sessions do not; set SESSION_LOCK=false',
+    ],
+  });
+  assert.throws(() => loadConfig({ SESSION_LOCK_WAIT_MS: '0' }), { problems: ['SESSION_LOCK_WAIT_MS must be an integer from 1 to 3600000, got "0"'] });
 });
 
 test('loadConfig: logs are readable by default only in development at a terminal; JSON otherwise', () => {

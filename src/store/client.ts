@@ -33,6 +33,8 @@ export class StoreClient extends EventEmitter {
   readonly #transport: Transport;
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
+  /** Calls with a timeout of their own (a lock may wait longer than timeoutMs): one timer each. */
+  readonly #long = new Map<number, Pending & { timer: NodeJS.Timeout }>();
   #queue: unknown[] = [];
   #posted: { op: Op; callback: Callback }[] = [];
   #nextId = 1;
@@ -51,12 +53,25 @@ export class StoreClient extends EventEmitter {
     return this.#available;
   }
 
-  call(op: Op, args: unknown[], callback: Callback): void {
+  /** Sends a request and calls back with the host's answer; `extraMs` lets this call wait that much longer than timeoutMs. */
+  call(op: Op, args: unknown[], callback: Callback, extraMs = 0): void {
     if (!this.#transport.connected) {
       process.nextTick(callback, closedError(op));
       return;
     }
     const id = this.#nextId++;
+    if (extraMs > 0) {
+      const timeoutMs = this.#timeoutMs + extraMs;
+      const timer = setTimeout(() => {
+        this.#long.delete(id);
+        this.#setAvailable(false);
+        callback(timeoutError(op, timeoutMs));
+      }, timeoutMs).unref();
+      this.#long.set(id, { op, deadline: 0, callback, timer });
+      this.#queue.push([id, op, ...args]);
+      this.#scheduleFlush();
+      return;
+    }
     // All calls share one timeout, so insertion order is deadline order: one timer serves them all.
     this.#pending.set(id, { op, deadline: performance.now() + this.#timeoutMs, callback });
     this.#queue.push([id, op, ...args]);
@@ -81,9 +96,17 @@ export class StoreClient extends EventEmitter {
   /** Delivers a batch of replies from the host. */
   receive(replies: readonly Reply[]): void {
     for (const reply of replies) {
-      const pending = Array.isArray(reply) ? this.#pending.get(reply[0]) : undefined;
-      if (pending === undefined) continue; // late answer to a call that already timed out
-      this.#pending.delete(reply[0]);
+      if (!Array.isArray(reply)) continue;
+      const id = reply[0];
+      let pending: Pending | undefined = this.#pending.get(id);
+      if (pending !== undefined) this.#pending.delete(id);
+      else {
+        const long = this.#long.get(id);
+        if (long === undefined) continue; // late answer to a call that already timed out
+        clearTimeout(long.timer);
+        this.#long.delete(id);
+        pending = long;
+      }
       const error = reply[1];
       pending.callback(error ? fromWireError(error) : null, reply[2]);
     }
@@ -150,8 +173,10 @@ export class StoreClient extends EventEmitter {
   }
 
   #failAll(errorFor: (op: Op) => StoreError): void {
-    const all = [...this.#pending.values()];
+    const all = [...this.#pending.values(), ...this.#long.values()];
+    for (const { timer } of this.#long.values()) clearTimeout(timer);
     this.#pending.clear();
+    this.#long.clear();
     for (const pending of all) pending.callback(errorFor(pending.op));
   }
 

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { SessionTable, type SessionTableOptions } from './session-table.js';
 import { defaultLimits, isRequestBatch, parseRequest, POSTED, TAG, toWireError, type Reply, type ReplyBatch, type Request } from './protocol.js';
 import { integerOption } from './options.js';
+import { LockTable, type LockStats, type Owner } from './locks.js';
 import { loadSnapshot, saveSnapshot, type LoadResult } from './snapshot.js';
 
 export interface StoreHostOptions extends SessionTableOptions {
@@ -28,15 +29,20 @@ type Send = (replies: Reply[]) => void;
 
 const noop = () => {};
 
+/** What #run returns for a lock request that has to wait: its answer comes later, through `send`. */
+const WAIT = Symbol('wait');
+
 /**
  * Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary logs it.
  * With a snapshot file: `snapshot-loaded` (LoadResult), `snapshot-saved` (count), `snapshot-failed` (error).
  */
 export class StoreHost extends EventEmitter {
   readonly table: SessionTable;
+  /** Session locks (see lock.ts): held and queued per key, released when their worker dies. */
+  readonly locks = new LockTable();
   readonly #limits: { maxIdLength: number };
   readonly #stats: HostStats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
-  #deferred: { requests: unknown[]; send: Send }[] = [];
+  #deferred: { requests: unknown[]; send: Send; owner: Owner }[] = [];
   #detach: (() => void) | undefined;
   readonly #snapshotFile: string | undefined;
   readonly #snapshotIntervalMs: number;
@@ -54,20 +60,24 @@ export class StoreHost extends EventEmitter {
    * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` after the
    * event loop has polled once more. A worker posts a write before the response that lets its visitor go on
    * to another worker; by the next poll that write has been read too, so the other worker reads what it wrote.
+   * `owner`: the sender's worker id, whose death releases its session locks.
    */
-  accept(requests: readonly unknown[], send: Send): void {
+  accept(requests: readonly unknown[], send: Send, owner: Owner = 0): void {
     const answered: unknown[] = [];
     for (const raw of requests) {
-      if (Array.isArray(raw) && raw[0] === POSTED) this.handle([raw]);
+      if (Array.isArray(raw) && raw[0] === POSTED) this.handle([raw], send, owner);
       else answered.push(raw);
     }
     if (answered.length === 0) return;
     if (this.#deferred.length === 0) setImmediate(() => setImmediate(this.#answer));
-    this.#deferred.push({ requests: answered, send });
+    this.#deferred.push({ requests: answered, send, owner });
   }
 
-  /** Runs one batch of raw requests in order. Never throws: a malformed request gets an error reply when it has an id. */
-  handle(requests: readonly unknown[]): Reply[] {
+  /**
+   * Runs one batch of raw requests in order. Never throws: a malformed request gets an error reply when it has an id.
+   * A lock request that has to wait is answered later, alone, through `send`.
+   */
+  handle(requests: readonly unknown[], send: Send = noop, owner: Owner = 0): Reply[] {
     const replies: Reply[] = [];
     this.#stats.requests += requests.length;
     for (const raw of requests) {
@@ -77,8 +87,8 @@ export class StoreHost extends EventEmitter {
         continue;
       }
       try {
-        const value = this.#run(request);
-        if (request[0] !== POSTED) replies.push([request[0], null, value]);
+        const value = this.#run(request, send, owner);
+        if (request[0] !== POSTED && value !== WAIT) replies.push([request[0], null, value]);
       } catch (error) {
         this.#fail(replies, request[0], error);
       }
@@ -99,17 +109,25 @@ export class StoreHost extends EventEmitter {
     const onMessage = (worker: Worker, message: unknown) => {
       if (!isRequestBatch(message)) return;
       this.#stats.messagesIn++;
-      this.accept(message.q, (replies) => {
-        // A worker that died while its batch was in flight has no one left to read the answer.
-        if (!worker.isConnected()) return;
-        this.#stats.messagesOut++;
-        worker.send({ tag: TAG, c: message.c, r: replies } satisfies ReplyBatch, noop);
-      });
+      this.accept(
+        message.q,
+        (replies) => {
+          // A worker that died while its batch was in flight has no one left to read the answer.
+          if (!worker.isConnected()) return;
+          this.#stats.messagesOut++;
+          worker.send({ tag: TAG, c: message.c, r: replies } satisfies ReplyBatch, noop);
+        },
+        worker.id,
+      );
     };
+    // A dead worker finishes no request: whatever it held or waited for is let go.
+    const onExit = (worker: Worker) => this.locks.releaseOwner(worker.id);
     cluster.on('message', onMessage);
+    cluster.on('exit', onExit);
     this.table.startSweeping();
     this.#detach = () => {
       cluster.off('message', onMessage);
+      cluster.off('exit', onExit);
       this.table.stopSweeping();
       clearInterval(snapshots);
     };
@@ -138,14 +156,17 @@ export class StoreHost extends EventEmitter {
     return this.#saving.finally(() => (this.#saving = undefined));
   }
 
-  stats(): HostStats & { sessions: number } {
-    return { ...this.#stats, sessions: this.table.size };
+  stats(): HostStats & { sessions: number; locks: LockStats } {
+    return { ...this.#stats, sessions: this.table.size, locks: this.locks.stats() };
   }
 
   readonly #answer = (): void => {
     const deferred = this.#deferred;
     this.#deferred = [];
-    for (const { requests, send } of deferred) send(this.handle(requests));
+    for (const { requests, send, owner } of deferred) {
+      const replies = this.handle(requests, send, owner);
+      if (replies.length > 0) send(replies);
+    }
   };
 
   #fail(replies: Reply[], id: number, error: unknown): void {
@@ -157,7 +178,7 @@ export class StoreHost extends EventEmitter {
     this.emit('rejected', error);
   }
 
-  #run(request: Request): unknown {
+  #run(request: Request, send: Send, owner: Owner): unknown {
     const table = this.table;
     switch (request[1]) {
       case 'get':
@@ -176,6 +197,14 @@ export class StoreHost extends EventEmitter {
         return table.clear();
       case 'ping':
         return 'pong';
+      case 'lock': {
+        const id = request[0];
+        const lock = { owner, waitMs: request[3], holdMs: request[4], maxWaiters: request[5] };
+        const token = this.locks.acquire(request[2], lock, (error, granted) => send([error ? [id, toWireError(error)] : [id, null, granted]]));
+        return token ?? WAIT;
+      }
+      case 'unlock':
+        return this.locks.release(request[2], request[3]);
     }
   }
 }

@@ -12,6 +12,8 @@ export { StoreError, ErrorCode } from './protocol.js';
 export type { Op } from './protocol.js';
 export type { StoreHost, StoreHostOptions } from './host.js';
 export type { LoadResult } from './snapshot.js';
+export type { LockStats } from './locks.js';
+export { sessionLock, type SessionLockOptions } from './session-lock.js';
 
 export interface ClusterStoreOptions {
   /** How long a call waits for the primary before failing with ERR_SESSION_STORE_TIMEOUT, in ms. @default 5000 */
@@ -31,6 +33,13 @@ export interface ClusterStoreOptions {
    * writes: until written to the channel). @default none
    */
   observe?: (op: Op, outcome: Outcome, durationMs: number) => void;
+}
+
+/** How long a session lock may be waited for and held, and how many may wait for one, in ms. */
+export interface LockOptions {
+  waitMs: number;
+  holdMs: number;
+  maxWaiters: number;
 }
 
 /** How a store call ended: `timeout` and `closed` mean the primary could not be reached. */
@@ -139,6 +148,21 @@ export class ClusterStore extends Store {
     this.#call('clear', [], callback);
   }
 
+  /**
+   * Takes the lock of `key` in the primary, waiting behind earlier holders (see sessionLock, which is how an app
+   * uses this). Calls back with the token to release it with, or with ERR_SESSION_LOCK_WAIT_TIMEOUT (503) or
+   * ERR_SESSION_LOCK_QUEUE_FULL (429).
+   */
+  lock(key: string, options: LockOptions, callback: (error: unknown, token?: number) => void): void {
+    const { waitMs, holdMs, maxWaiters } = options;
+    this.#call('lock', [key, waitMs, holdMs, maxWaiters], callback, (token) => token as number, waitMs);
+  }
+
+  /** Releases a lock `lock` granted; a token that no longer holds it (hold time over) releases nothing. Posted. */
+  unlock(key: string, token: number): void {
+    this.#post('unlock', [key, token]);
+  }
+
   /** Writes go out without waiting for an answer; see StoreClient.post. */
   #post(op: Op, args: unknown[], callback?: ErrorCallback): void {
     const done = this.#observed(op, (error) => callback?.(error ?? undefined));
@@ -162,7 +186,7 @@ export class ClusterStore extends Store {
     }
   }
 
-  #call<T>(op: Op, args: unknown[], callback?: (error: unknown, value?: T) => void, decode?: (value: unknown) => T): void {
+  #call<T>(op: Op, args: unknown[], callback?: (error: unknown, value?: T) => void, decode?: (value: unknown) => T, extraMs = 0): void {
     const done: Callback = (error, value) => {
       if (callback === undefined) return;
       if (error !== null || decode === undefined) {
@@ -178,7 +202,7 @@ export class ClusterStore extends Store {
       }
       callback(null, decoded);
     };
-    this.#client.call(op, args, this.#observed(op, done));
+    this.#client.call(op, args, this.#observed(op, done), extraMs);
   }
 }
 

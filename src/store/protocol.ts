@@ -4,7 +4,7 @@
 /** Every store message carries this tag; anything else on the IPC channel belongs to someone else. */
 export const TAG = 'express-cluster-sessions:store@1';
 
-export type Op = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear' | 'ping';
+export type Op = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear' | 'ping' | 'lock' | 'unlock';
 
 /**
  * A request as it travels: [requestId, op, ...arguments]. Id 0 marks a posted write (set, touch, destroy):
@@ -14,7 +14,9 @@ export type Request =
   | [id: number, op: 'get' | 'destroy', sid: string]
   | [id: number, op: 'set', sid: string, json: string, expiresAt: number | null]
   | [id: number, op: 'touch', sid: string, expiresAt: number | null]
-  | [id: number, op: 'all' | 'length' | 'clear' | 'ping'];
+  | [id: number, op: 'all' | 'length' | 'clear' | 'ping']
+  | [id: number, op: 'lock', key: string, waitMs: number, holdMs: number, maxWaiters: number]
+  | [id: number, op: 'unlock', key: string, token: number];
 
 /** A reply: [requestId, error or null, value]. */
 export type Reply = [id: number, error: WireError | null, value?: unknown];
@@ -44,24 +46,31 @@ export const ErrorCode = {
   badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
   tooLarge: 'ERR_SESSION_TOO_LARGE',
   internal: 'ERR_SESSION_STORE_INTERNAL',
+  lockWaitTimeout: 'ERR_SESSION_LOCK_WAIT_TIMEOUT',
+  lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',
 } as const;
 
-/** Codes that mean "the store cannot be reached right now": HTTP 503, try again. */
-const unavailableCodes: ReadonlySet<string> = new Set([ErrorCode.timeout, ErrorCode.closed]);
+/** Codes that mean "the store cannot serve this right now": HTTP 503, try again. */
+const unavailableCodes: ReadonlySet<string> = new Set([ErrorCode.timeout, ErrorCode.closed, ErrorCode.lockWaitTimeout]);
 
 /** An error raised by the store, on either side of the channel. */
 export class StoreError extends Error {
   override name = 'StoreError';
   readonly code: string;
-  /** 503 when the store is unreachable, 413 for a session too large to save, 500 otherwise: for error handlers. */
+  /**
+   * For error handlers: 503 when the store is unreachable or a session lock was not granted in time, 413 for a
+   * session too large to save, 429 when too many requests of one session already wait for its lock, 500 otherwise.
+   */
   readonly statusCode: number;
 
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
-    this.statusCode = unavailableCodes.has(code) ? 503 : code === ErrorCode.tooLarge ? 413 : 500;
+    this.statusCode = unavailableCodes.has(code) ? 503 : (statusByCode[code] ?? 500);
   }
 }
+
+const statusByCode: Readonly<Record<string, number>> = { [ErrorCode.tooLarge]: 413, [ErrorCode.lockQueueFull]: 429 };
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof StoreError) return { name: error.name, message: error.message, code: error.code };
@@ -87,7 +96,7 @@ function isTagged(message: unknown): boolean {
 export const POSTED = 0;
 
 /** Ops that may be posted; anything that returns data must be answered. */
-export const postableOps: ReadonlySet<Op> = new Set(['set', 'touch', 'destroy']);
+export const postableOps: ReadonlySet<Op> = new Set(['set', 'touch', 'destroy', 'unlock']);
 
 export interface RequestLimits {
   maxIdLength: number;
@@ -95,6 +104,12 @@ export interface RequestLimits {
 
 /** Limits both sides apply by default: the worker refuses before sending, the host refuses what gets through. */
 export const defaultLimits = { maxIdLength: 256, maxSessionBytes: 16_384 };
+
+/** Longest lock key (a session cookie's value): a signed 32-character id takes about 80. */
+export const maxLockKeyLength = 1024;
+
+/** Longest wait or hold of a session lock, in ms: one hour. */
+export const maxLockMs = 3_600_000;
 
 /** Throws ERR_SESSION_TOO_LARGE when `json` is over `maxSessionBytes` bytes of UTF-8. */
 export function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
@@ -119,7 +134,7 @@ export function parseRequest(raw: unknown, limits: RequestLimits): Request | { i
   // Checked in place and returned as it came (the length is exact): no copy on this path, which every call takes.
   const id = raw[0] as number;
   const op: unknown = raw[1];
-  if (id === POSTED && !postableOps.has(op as Op)) return invalid(id, op, 'only set, touch and destroy can be posted without an answer');
+  if (id === POSTED && !postableOps.has(op as Op)) return invalid(id, op, 'only set, touch, destroy and unlock can be posted without an answer');
   switch (op) {
     case 'all':
     case 'length':
@@ -136,6 +151,14 @@ export function parseRequest(raw: unknown, limits: RequestLimits): Request | { i
       if (raw.length !== 5 || !isSid(raw[2], limits)) return invalid(id, op, sidRule(limits));
       if (typeof raw[3] !== 'string') return invalid(id, op, 'the session must be a JSON string');
       return isExpiry(raw[4]) ? (raw as Request) : invalid(id, op, 'expiresAt must be a finite number or null');
+    case 'lock':
+      if (raw.length !== 6 || !isLockKey(raw[2])) return invalid(id, op, lockKeyRule);
+      return isCount(raw[3], maxLockMs) && isCount(raw[4], maxLockMs) && isCount(raw[5], 1_000_000)
+        ? (raw as Request)
+        : invalid(id, op, `waitMs and holdMs must be integers from 1 to ${maxLockMs}, maxWaiters from 1 to 1000000`);
+    case 'unlock':
+      if (raw.length !== 4 || !isLockKey(raw[2])) return invalid(id, op, lockKeyRule);
+      return isCount(raw[3], Number.MAX_SAFE_INTEGER) ? (raw as Request) : invalid(id, op, 'the token must be a positive integer');
     default:
       return { id, error: badRequest(`unknown op ${JSON.stringify(op) ?? String(op)}`) };
   }
@@ -147,6 +170,16 @@ function invalid(id: number, op: unknown, why: string): { id: number; error: Sto
 
 function isSid(value: unknown, limits: RequestLimits): value is string {
   return typeof value === 'string' && value.length <= limits.maxIdLength;
+}
+
+const lockKeyRule = `the lock key must be a non-empty string of at most ${maxLockKeyLength} characters`;
+
+function isLockKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= maxLockKeyLength;
+}
+
+function isCount(value: unknown, max: number): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= max;
 }
 
 function isExpiry(value: unknown): value is number | null {

@@ -39,16 +39,23 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [7, 'constructor', 'a'],
     [8, '__proto__'],
     [9, 'all', 'extra'],
+    [12, 'lock', '', 1000, 1000, 1],
+    [13, 'lock', 'k'.repeat(1025), 1000, 1000, 1],
+    [14, 'lock', 'k', 0, 1000, 1],
+    [15, 'lock', 'k', 1000, 3_600_001, 1],
+    [16, 'lock', 'k', 1000, 1000, 1.5],
+    [17, 'unlock', 'k', -1],
   ];
   const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future()], [11, 'get', 'ok']]);
-  assert.equal(replies.length, 11);
-  for (const [id, error] of replies.slice(0, 9)) {
+  assert.equal(replies.length, malformed.length + 2);
+  for (const [id, error] of replies.slice(0, malformed.length)) {
     assert.equal(error?.code, ErrorCode.badRequest, `request ${id} is refused`);
     assert.match(error.message, /^malformed store request: /);
   }
-  assert.deepEqual(replies.slice(9, 10), [[10, null, undefined]]);
-  assert.equal((replies[10]?.[2] as [string, number])[0], '{}');
+  assert.deepEqual(replies.slice(malformed.length, malformed.length + 1), [[10, null, undefined]]);
+  assert.equal((replies.at(-1)?.[2] as [string, number])[0], '{}');
   assert.equal(host.table.size, 1, 'no malformed request stored anything');
+  assert.equal(host.locks.stats().locked, 0, 'nor locked anything');
 });
 
 test('handle: a request without a usable id is dropped, there is no one to answer', () => {
@@ -83,7 +90,7 @@ test('handle: posted writes (id 0) apply without a reply; a refused one is count
     rejected.map((error) => (error as Error & { code: string }).code),
     [ErrorCode.tooLarge, ErrorCode.badRequest],
   );
-  assert.match(rejected[1]!.message, /only set, touch and destroy can be posted/);
+  assert.match(rejected[1]!.message, /only set, touch, destroy and unlock can be posted/);
   assert.equal(host.stats().rejected, 2);
 });
 
