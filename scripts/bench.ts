@@ -16,13 +16,28 @@ interface Variant {
   skip?: string;
   /** Processes besides the app that serve this variant (its CPU is the variant's, not noise). */
   servers?: () => number[];
+  /** The primary hosts the sessions: its CPU and IPC messages are reported. */
+  hosted?: boolean;
 }
 
 const allVariants: Variant[] = [
   { name: 'none', label: 'no session middleware (HTTP ceiling, /healthz)', path: '/healthz', env: { SESSION_STORE: 'memory' } },
   { name: 'memory', label: 'MemoryStore in each worker (unshared)', path: '/hello', env: { SESSION_STORE: 'memory' } },
-  { name: 'cluster', label: 'ClusterStore (this project)', path: '/hello', env: { SESSION_STORE: 'cluster' } },
+  { name: 'cluster', label: 'ClusterStore (this project)', path: '/hello', env: { SESSION_STORE: 'cluster' }, hosted: true },
+  {
+    name: 'cluster-lock',
+    label: 'ClusterStore with SESSION_LOCK=true',
+    path: '/hello',
+    env: { SESSION_STORE: 'cluster', SESSION_LOCK: 'true' },
+    hosted: true,
+  },
   { name: 'redis', label: 'connect-redis, local redis-server', path: '/hello' },
+];
+
+/** Ratios between two variants, paired by round, printed under each table. */
+const comparisons = [
+  { variant: 'cluster', over: 'redis', label: 'ClusterStore ÷ connect-redis' },
+  { variant: 'cluster-lock', over: 'cluster', label: 'SESSION_LOCK on ÷ off (the cost of the lock)' },
 ];
 
 interface Run {
@@ -90,7 +105,7 @@ async function main(): Promise<void> {
           const run = await measure(app, variant, workload, round, { connections, durationS, warmupS });
           runs.push(run);
           say(
-            `round ${round} ${workload.padEnd(9)} ${variant.name.padEnd(8)} ${run.load.requestsPerS.toFixed(0).padStart(6)} req/s  p99 ${run.load.latencyMs.p99} ms` +
+            `round ${round} ${workload.padEnd(9)} ${variant.name.padEnd(12)} ${run.load.requestsPerS.toFixed(0).padStart(6)} req/s  p99 ${run.load.latencyMs.p99} ms` +
               (run.othersCores === null ? '' : `  others ${run.othersCores.toFixed(2)} cores`) +
               (run.retries ? `  (${run.retries} noisy attempts discarded)` : ''),
           );
@@ -111,7 +126,7 @@ async function measure(app: AppProcess, variant: Variant, workload: Workload, ro
     if (o.warmupS > 0) await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.warmupS, workload });
     const primaryPid = app.child.pid!;
     const workerPids = app.workerPids();
-    const before = variant.name === 'cluster' ? await hostStats(app) : null;
+    const before = variant.hosted ? await hostStats(app) : null;
     const cpu = startCpuWindow([primaryPid, ...workerPids, ...(variant.servers?.() ?? [])]);
     const load = await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.durationS, workload });
     const used = cpu.stop();
@@ -126,8 +141,8 @@ async function measure(app: AppProcess, variant: Variant, workload: Workload, ro
       workload,
       round,
       load,
-      primaryCores: variant.name === 'cluster' ? primaryS / used.wallS : null,
-      primaryShare: variant.name === 'cluster' && appS > 0 ? primaryS / appS : null,
+      primaryCores: variant.hosted ? primaryS / used.wallS : null,
+      primaryShare: variant.hosted && appS > 0 ? primaryS / appS : null,
       // autocannon counts the requests answered in the window; the counters also saw a few in flight at its edges.
       ipcMessagesPerRequest: messages === null || load.requests === 0 ? null : messages / load.requests,
       othersCores,
@@ -186,12 +201,12 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
         ipcMessagesPerRequest: medianOrNull(mine.map((r) => r.ipcMessagesPerRequest)),
       };
     });
-    // ClusterStore over connect-redis, paired by round like the other ratios.
-    const redisByRound = new Map(of('redis').map((r) => [r.round, r.load.requestsPerS]));
-    const clusterOverRedis = medianOrNull(
-      of('cluster').map((r) => (redisByRound.has(r.round) ? r.load.requestsPerS / redisByRound.get(r.round)! : null)),
-    );
-    return { workload, rows, clusterOverRedis };
+    const paired = comparisons.flatMap(({ variant, over, label }) => {
+      const byRound = new Map(of(over).map((r) => [r.round, r.load.requestsPerS]));
+      const ratio = medianOrNull(of(variant).map((r) => (byRound.has(r.round) ? r.load.requestsPerS / byRound.get(r.round)! : null)));
+      return ratio === null ? [] : [{ variant, over, label, ratio }];
+    });
+    return { workload, rows, paired };
   });
   const noisy = runs.filter((r) => r.othersCores !== null && r.othersCores > noisyCores).length;
   return {
@@ -209,7 +224,7 @@ function markdown(report: ReturnType<typeof summarize>): string {
       `${report.setup.workers} workers, ${report.setup.connections} connections, ${report.setup.rounds} rounds of ${report.setup.durationS} s; ` +
       'medians, ratios paired by round (each round over its own MemoryStore run).',
   ];
-  for (const { workload, rows, clusterOverRedis } of report.tables) {
+  for (const { workload, rows, paired } of report.tables) {
     out.push('', `**${workload}** visitors (${workload === 'returning' ? 'cookie kept: get + touch per request' : 'no cookie: a new session and a set per request'})`, '');
     out.push('| variant | req/s | × MemoryStore | p50 ms | p99 ms | p99 × MemoryStore | failed | stickiness | primary CPU (cores) | IPC msgs/req |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -224,7 +239,7 @@ function markdown(report: ReturnType<typeof summarize>): string {
           `${r.primaryCores == null ? '–' : `${f(r.primaryCores)} (${f((r.primaryShare ?? 0) * 100, 0)} % of app CPU)`} | ${f(r.ipcMessagesPerRequest)} |`,
       );
     }
-    if (clusterOverRedis !== null) out.push('', `ClusterStore ÷ connect-redis, paired by round: ${f(clusterOverRedis)}`);
+    if (paired.length > 0) out.push('', ...paired.map(({ label, ratio }) => `- ${label}, req/s paired by round: ${f(ratio)}`));
   }
   if (report.noisyRunsKept > 0) out.push('', `Warning: ${report.noisyRunsKept} runs had other processes using > ${noisyCores} cores even after ${maxRetries} retries; treat their ratios with care.`);
   return out.join('\n');

@@ -250,3 +250,12 @@ test('options: a bad value throws a TypeError naming the option', () => {
   assert.throws(() => new SessionTable({ maxSessions: 0 }), { name: 'TypeError', message: '`maxSessions` option must be an integer >= 1, got 0' });
   assert.throws(() => new SessionTable({ defaultTtlMs: 1.5 }), { name: 'TypeError', message: /`defaultTtlMs`/ });
 });
+
+test('expiry: a cookie that expires in the year 9999 is held until 2106 at least, never wrapped into the past', (t) => {
+  const table = tableOnMockClock(t);
+  table.set('forever', '{}', Date.UTC(9999, 0, 1));
+  const [[, expiresAt]] = held(table) as [[string, number]];
+  assert.equal(expiresAt, (2 ** 32 - 1) * 1000);
+  assert.equal(table.get('forever'), '{}', 'a read rolls it by its lifetime, kept within range too');
+  assert.equal(held(table)[0]![1], (2 ** 32 - 1) * 1000);
+});
