@@ -198,10 +198,14 @@ export class StoreHost extends EventEmitter {
       case 'ping':
         return 'pong';
       case 'lock': {
-        const id = request[0];
-        const lock = { owner, waitMs: request[3], holdMs: request[4], maxWaiters: request[5] };
-        const token = this.locks.acquire(request[2], lock, (error, granted) => send([error ? [id, toWireError(error)] : [id, null, granted]]));
-        return token ?? WAIT;
+        // The grant carries the session as a get would read it at that moment: the request's get is answered
+        // in the same round trip. Nobody else of this session can change it in between: they wait for the lock.
+        const [id, , key, waitMs, holdMs, maxWaiters, sid] = request;
+        const grant = (token: number) => [token, sid === null ? null : (table.read(sid) ?? null)];
+        const token = this.locks.acquire(key, { owner, waitMs, holdMs, maxWaiters }, (error, granted) =>
+          send([error ? [id, toWireError(error)] : [id, null, grant(granted!)]]),
+        );
+        return token === undefined ? WAIT : grant(token);
       }
       case 'unlock':
         return this.locks.release(request[2], request[3]);

@@ -60,6 +60,8 @@ export class ClusterStore extends Store {
   readonly #maxSessionBytes: number;
   readonly #maxIdLength: number;
   readonly #observe: ClusterStoreOptions['observe'];
+  /** Sessions a lock grant brought along (see lock()), until the request's get takes them: sid → [json, expiresAt] or null. */
+  readonly #prefetched = new Map<string, unknown>();
 
   /**
    * Starts the session host in the primary, once; later calls return the same host. In a worker it does nothing
@@ -88,13 +90,20 @@ export class ClusterStore extends Store {
   }
 
   override get(sid: string, callback: SessionCallback): void {
-    this.#call('get', [sid], callback, (found) => {
-      if (found === null) return null;
-      const [json, expiresAt] = found as [string, number];
-      const session = JSON.parse(json) as SessionData & Marked;
-      session[rolledTo] = expiresAt;
-      return session;
-    });
+    if (this.#prefetched.has(sid)) {
+      const found = this.#prefetched.get(sid);
+      this.#prefetched.delete(sid);
+      let session: SessionData | null;
+      try {
+        session = decodeSession(found);
+      } catch (error) {
+        process.nextTick(callback, error);
+        return;
+      }
+      process.nextTick(callback, null, session);
+      return;
+    }
+    this.#call('get', [sid], callback, decodeSession);
   }
 
   /** express-session builds req.session from what get() returned: carry the mark over (for..in skips symbols). */
@@ -153,13 +162,23 @@ export class ClusterStore extends Store {
    * uses this). Calls back with the token to release it with, or with ERR_SESSION_LOCK_WAIT_TIMEOUT (503) or
    * ERR_SESSION_LOCK_QUEUE_FULL (429).
    */
-  lock(key: string, options: LockOptions, callback: (error: unknown, token?: number) => void): void {
+  lock(key: string, sid: string | null, options: LockOptions, callback: (error: unknown, token?: number) => void): void {
     const { waitMs, holdMs, maxWaiters } = options;
-    this.#call('lock', [key, waitMs, holdMs, maxWaiters], callback, (token) => token as number, waitMs);
+    const args = [key, waitMs, holdMs, maxWaiters, sid !== null && sid.length <= this.#maxIdLength ? sid : null];
+    this.#call('lock', args, callback, (granted) => {
+      // The grant brings the session `sid` along, as read when the lock was granted: the request's get uses it.
+      const [token, found] = granted as [number, unknown];
+      if (args[4] !== null) this.#prefetched.set(sid!, found);
+      return token;
+    }, waitMs);
   }
 
-  /** Releases a lock `lock` granted; a token that no longer holds it (hold time over) releases nothing. Posted. */
-  unlock(key: string, token: number): void {
+  /**
+   * Releases a lock `lock` granted; a token that no longer holds it (hold time over) releases nothing. Posted.
+   * A session the grant brought along that the request never read is dropped.
+   */
+  unlock(key: string, token: number, sid: string | null): void {
+    if (sid !== null) this.#prefetched.delete(sid);
     this.#post('unlock', [key, token]);
   }
 
@@ -204,6 +223,15 @@ export class ClusterStore extends Store {
     };
     this.#client.call(op, args, this.#observed(op, done), extraMs);
   }
+}
+
+/** A session as the host sends it ([json, expiresAt] or null), for express-session, marked with its rolled expiry. */
+function decodeSession(found: unknown): SessionData | null {
+  if (found === null) return null;
+  const [json, expiresAt] = found as [string, number];
+  const session = JSON.parse(json) as SessionData & Marked;
+  session[rolledTo] = expiresAt;
+  return session;
 }
 
 function outcomeOf(error: StoreError | null): Outcome {

@@ -15,7 +15,7 @@ export type Request =
   | [id: number, op: 'set', sid: string, json: string, expiresAt: number | null]
   | [id: number, op: 'touch', sid: string, expiresAt: number | null]
   | [id: number, op: 'all' | 'length' | 'clear' | 'ping']
-  | [id: number, op: 'lock', key: string, waitMs: number, holdMs: number, maxWaiters: number]
+  | [id: number, op: 'lock', key: string, waitMs: number, holdMs: number, maxWaiters: number, sid: string | null]
   | [id: number, op: 'unlock', key: string, token: number];
 
 /** A reply: [requestId, error or null, value]. */
@@ -152,10 +152,11 @@ export function parseRequest(raw: unknown, limits: RequestLimits): Request | { i
       if (typeof raw[3] !== 'string') return invalid(id, op, 'the session must be a JSON string');
       return isExpiry(raw[4]) ? (raw as Request) : invalid(id, op, 'expiresAt must be a finite number or null');
     case 'lock':
-      if (raw.length !== 6 || !isLockKey(raw[2])) return invalid(id, op, lockKeyRule);
-      return isCount(raw[3], maxLockMs) && isCount(raw[4], maxLockMs) && isCount(raw[5], 1_000_000)
-        ? (raw as Request)
-        : invalid(id, op, `waitMs and holdMs must be integers from 1 to ${maxLockMs}, maxWaiters from 1 to 1000000`);
+      if (raw.length !== 7 || !isLockKey(raw[2])) return invalid(id, op, lockKeyRule);
+      if (!isCount(raw[3], maxLockMs) || !isCount(raw[4], maxLockMs) || !isCount(raw[5], 1_000_000)) {
+        return invalid(id, op, `waitMs and holdMs must be integers from 1 to ${maxLockMs}, maxWaiters from 1 to 1000000`);
+      }
+      return raw[6] === null || isSid(raw[6], limits) ? (raw as Request) : invalid(id, op, `${sidRule(limits)}, or null`);
     case 'unlock':
       if (raw.length !== 4 || !isLockKey(raw[2])) return invalid(id, op, lockKeyRule);
       return isCount(raw[3], Number.MAX_SAFE_INTEGER) ? (raw as Request) : invalid(id, op, 'the token must be a positive integer');

@@ -35,6 +35,7 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
       next();
       return;
     }
+    const sid = unverifiedSid(key);
     let gone = false;
     let release = () => {
       gone = true; // the visitor left while this request waited: the lock, once granted, goes straight back
@@ -42,7 +43,7 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
     const onEnd = () => release();
     res.once('finish', onEnd);
     res.once('close', onEnd);
-    store.lock(key, lock, (error, token) => {
+    store.lock(key, sid, lock, (error, token) => {
       if (error) {
         res.off('finish', onEnd);
         res.off('close', onEnd);
@@ -53,12 +54,28 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
         release = () => {};
         res.off('finish', onEnd);
         res.off('close', onEnd);
-        store.unlock(key, token!);
+        store.unlock(key, token!, sid);
       };
       if (gone) release();
       else next();
     });
   };
+}
+
+/**
+ * The session id inside an express-session cookie value (`s:` + id + `.` + signature, URL-encoded), not yet
+ * verified: the grant of the lock brings that session along, and express-session uses it only if the
+ * signature verifies (it asks the store for the id only then). Null when the value has another form.
+ */
+export function unverifiedSid(value: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+  const dot = decoded.lastIndexOf('.');
+  return decoded.startsWith('s:') && dot > 2 ? decoded.slice(2, dot) : null;
 }
 
 /** The raw value of the first cookie called `name` in a Cookie header; undefined when absent, empty or too long. */

@@ -39,12 +39,14 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [7, 'constructor', 'a'],
     [8, '__proto__'],
     [9, 'all', 'extra'],
-    [12, 'lock', '', 1000, 1000, 1],
-    [13, 'lock', 'k'.repeat(1025), 1000, 1000, 1],
-    [14, 'lock', 'k', 0, 1000, 1],
-    [15, 'lock', 'k', 1000, 3_600_001, 1],
-    [16, 'lock', 'k', 1000, 1000, 1.5],
-    [17, 'unlock', 'k', -1],
+    [12, 'lock', '', 1000, 1000, 1, null],
+    [13, 'lock', 'k'.repeat(1025), 1000, 1000, 1, null],
+    [14, 'lock', 'k', 0, 1000, 1, null],
+    [15, 'lock', 'k', 1000, 3_600_001, 1, null],
+    [16, 'lock', 'k', 1000, 1000, 1.5, null],
+    [17, 'lock', 'k', 1000, 1000, 1, 'x'.repeat(65)],
+    [18, 'lock', 'k', 1000, 1000, 1],
+    [19, 'unlock', 'k', -1],
   ];
   const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future()], [11, 'get', 'ok']]);
   assert.equal(replies.length, malformed.length + 2);
