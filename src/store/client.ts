@@ -80,16 +80,17 @@ export class StoreClient extends EventEmitter {
   }
 
   /**
-   * Sends a write (set, touch, destroy) that expects no answer: `callback` runs once the batch holding it is
-   * written to the channel. The host applies it before it answers any read sent after that, from any worker.
+   * Sends a write (set, touch, destroy, unlock) that expects no answer: `callback` runs once the batch holding
+   * it is written to the channel. The host applies it before it answers any read sent after that, from any
+   * worker. Without a callback, nobody waits for the write, and the batch is sent without a completion callback.
    */
-  post(op: Op, args: unknown[], callback: Callback): void {
+  post(op: Op, args: unknown[], callback?: Callback): void {
     if (!this.#transport.connected) {
-      process.nextTick(callback, closedError(op));
+      if (callback) process.nextTick(callback, closedError(op));
       return;
     }
     this.#queue.push([POSTED, op, ...args]);
-    this.#posted.push({ op, callback });
+    if (callback) this.#posted.push({ op, callback });
     this.#scheduleFlush();
   }
 

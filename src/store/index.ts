@@ -184,6 +184,10 @@ export class ClusterStore extends Store {
 
   /** Writes go out without waiting for an answer; see StoreClient.post. */
   #post(op: Op, args: unknown[], callback?: ErrorCallback): void {
+    if (callback === undefined && this.#observe === undefined) {
+      this.#client.post(op, args);
+      return;
+    }
     const done = this.#observed(op, (error) => callback?.(error ?? undefined));
     this.#client.post(op, args, done);
   }

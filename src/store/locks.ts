@@ -30,7 +30,8 @@ interface Lock {
   token: number;
   owner: Owner;
   timer: NodeJS.Timeout;
-  waiters: Waiter[];
+  /** Made when the first request has to wait: most locks are never waited for. */
+  waiters: Waiter[] | undefined;
 }
 
 export interface LockStats {
@@ -60,19 +61,20 @@ export class LockTable {
     const lock = this.#locks.get(key);
     if (lock === undefined) {
       const token = ++this.#lastToken;
-      this.#locks.set(key, { token, owner: request.owner, timer: this.#holdTimer(key, token, request.holdMs), waiters: [] });
+      this.#locks.set(key, { token, owner: request.owner, timer: this.#holdTimer(key, token, request.holdMs), waiters: undefined });
       return token;
     }
-    if (lock.waiters.length >= request.maxWaiters) {
+    const waiters = (lock.waiters ??= []);
+    if (waiters.length >= request.maxWaiters) {
       this.#refused++;
       throw new StoreError(
         ErrorCode.lockQueueFull,
-        `session lock: ${lock.waiters.length} requests of this session already wait (maxWaiters ${request.maxWaiters})`,
+        `session lock: ${waiters.length} requests of this session already wait (maxWaiters ${request.maxWaiters})`,
       );
     }
     const waiter: Waiter = { request, granted, timer: setTimeout(() => this.#giveUp(key, waiter), request.waitMs) };
     waiter.timer.unref();
-    lock.waiters.push(waiter);
+    waiters.push(waiter);
     this.#waiting++;
     return undefined;
   }
@@ -88,7 +90,7 @@ export class LockTable {
   /** A worker died: everything it held is released, and its waiters leave the queues. */
   releaseOwner(owner: Owner): void {
     for (const [key, lock] of this.#locks) {
-      const leaving = lock.waiters.filter((waiter) => waiter.request.owner === owner);
+      const leaving = lock.waiters?.filter((waiter) => waiter.request.owner === owner) ?? [];
       for (const waiter of leaving) this.#remove(lock, waiter);
       if (lock.owner === owner) this.release(key, lock.token);
     }
@@ -100,7 +102,7 @@ export class LockTable {
 
   /** The next waiter gets the lock, or the key is free. */
   #handOn(key: string, lock: Lock): void {
-    const next = lock.waiters.shift();
+    const next = lock.waiters?.shift();
     if (next === undefined) {
       this.#locks.delete(key);
       return;
@@ -136,9 +138,9 @@ export class LockTable {
   }
 
   #remove(lock: Lock, waiter: Waiter): boolean {
-    const at = lock.waiters.indexOf(waiter);
+    const at = lock.waiters?.indexOf(waiter) ?? -1;
     if (at < 0) return false;
-    lock.waiters.splice(at, 1);
+    lock.waiters!.splice(at, 1);
     this.#waiting--;
     clearTimeout(waiter.timer);
     return true;
