@@ -37,8 +37,9 @@ async function main(): Promise<void> {
   const gc = runInNewContext('gc') as () => void;
   const host = ClusterStore.setup({ maxSessions: 10_000_000, maxSessionBytes: 1 << 20 })!;
   const { getPad, replyPad } = echoSizes(sessionBytes);
+  const replyPadding = 'x'.repeat(replyPad);
   cluster.on('message', (worker, message: { tag?: string; id?: number }) => {
-    if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPad });
+    if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPadding });
   });
   const profile = values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
   cluster.setupPrimary({

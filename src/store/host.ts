@@ -57,9 +57,11 @@ export class StoreHost extends EventEmitter {
   }
 
   /**
-   * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` after the
-   * event loop has polled once more. A worker posts a write before the response that lets its visitor go on
-   * to another worker; by the next poll that write has been read too, so the other worker reads what it wrote.
+   * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` at the end
+   * of this turn of the event loop (setImmediate), once every channel the poll found readable has been read.
+   * A worker's posted write is in its channel before the response that lets its visitor go on to another
+   * worker, so before that worker's read was even sent: the poll that found the read found the write too, and
+   * the read sees it. (libuv reads a readable pipe until it is empty, up to 32 reads of 64 KiB per turn.)
    * `owner`: the sender's worker id, whose death releases its session locks.
    */
   accept(requests: readonly unknown[], send: Send, owner: Owner = 0): void {
@@ -69,7 +71,7 @@ export class StoreHost extends EventEmitter {
       else answered.push(raw);
     }
     if (answered.length === 0) return;
-    if (this.#deferred.length === 0) setImmediate(() => setImmediate(this.#answer));
+    if (this.#deferred.length === 0) setImmediate(this.#answer);
     this.#deferred.push({ requests: answered, send, owner });
   }
 
