@@ -37,7 +37,8 @@ export class Supervisor {
 
   start(): void {
     const log = this.#options.log;
-    cluster.on('online', (worker) => log.info(about(worker), `worker ${worker.id} (pid ${worker.process.pid}) online`));
+    // At info level one line per start (listening: ready to serve) and one per exit; `online` only for debugging.
+    cluster.on('online', (worker) => log.debug(about(worker), `worker ${worker.id} (pid ${worker.process.pid}) online`));
     cluster.on('listening', (worker, address) => {
       const url = `http://localhost:${address.port}`;
       log.info({ ...about(worker), url }, `worker ${worker.id} (pid ${worker.process.pid}) listening on ${url}`);

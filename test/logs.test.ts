@@ -29,8 +29,15 @@ test('logs: every process writes JSON lines; one line per worker start and exit;
     assert.ok(record.role === 'primary' || (record.role === 'worker' && typeof record.worker === 'number'), `who wrote ${JSON.stringify(record)}`);
   }
   for (const workerId of [1, 2]) {
-    assert.equal(app.logged({ role: 'primary', workerId, msg: /listening on http:/ }).length, 1, `worker ${workerId} started: one line`);
-    assert.equal(app.logged({ role: 'primary', workerId, level: 30, code: 0, msg: /exited/ }).length, 1, `worker ${workerId} exited: one line`);
+    const about = app.logged({ role: 'primary', workerId });
+    assert.deepEqual(
+      about.map((record) => [record.level, record.msg.replace(/\d+ ms$/, 'N ms')]),
+      [
+        [30, `worker ${workerId} (pid ${String(about[0]!.workerPid)}) listening on ${String(about[0]!.url)}`],
+        [30, `worker ${workerId} (pid ${String(about[0]!.workerPid)}) exited (code 0) after N ms`],
+      ],
+      `worker ${workerId}: one line when it started, one when it exited`,
+    );
   }
   const requests = app.logged({ role: 'worker', msg: /^GET \/hello 200/ });
   assert.equal(requests.length, 4, 'one line per request');

@@ -20,7 +20,7 @@ export type LogQuery = Record<string, RegExp | string | number | boolean | null>
 
 export interface AppProcess {
   child: ChildProcess;
-  /** PIDs of the workers seen online so far. */
+  /** PIDs of the workers seen listening so far. */
   workerPids(): number[];
   url: string;
   /** Every line the app printed so far, stdout and stderr. */
@@ -105,7 +105,7 @@ export async function startApp(
       url = String(listening.url).replace('localhost', '127.0.0.1');
     }
   }
-  const workerPids = () => logged({ role: 'primary', msg: /online$/ }).map((record) => Number(record.workerPid));
+  const workerPids = () => logged({ role: 'primary', msg: /listening on/ }).map((record) => Number(record.workerPid));
   return { child, url, lines, records, logged, workerPids, waitForLog, exited };
 }
 
