@@ -100,6 +100,21 @@ test('sessionLock: other sessions and cookieless requests never wait; a closed c
   assert.equal(after.json.count, 1);
 });
 
+test('sessionLock: a request whose visitor left while it waited gives the lock straight back when granted', async (t) => {
+  const { url, workers } = await lockCluster(t, { LOCK: 'true', HOLD_MS: '60000', WAIT_MS: '5000' });
+  const cookie = await start(url);
+  const held = await hang(url, workers, cookie);
+  const waiter = http.request(`${url}/count?ms=0`, { method: 'POST', agent: false, headers: { cookie } });
+  waiter.on('error', () => {}); // aborted on purpose
+  waiter.end();
+  await until(() => host.stats().locks.waiting === 1, 'the second request waits for the lock');
+  waiter.destroy();
+  held.abort();
+  const after = await post(`${url}/count?ms=0`, cookie);
+  assert.equal(after.status, 200, `not stuck behind the abandoned request: ${after.text}`);
+  assert.equal(after.json.count, 1, 'the abandoned request never ran');
+});
+
 test('sessionLock: a worker that dies holding a lock does not block its session', async (t) => {
   const { url, workers } = await lockCluster(t, { LOCK: 'true', HOLD_MS: '60000', WAIT_MS: '5000' });
   const cookie = await start(url);
