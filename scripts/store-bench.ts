@@ -22,6 +22,8 @@ async function main(): Promise<void> {
       'session-bytes': { type: 'string', default: '200' },
       sessions: { type: 'string', default: '100000' },
       serialization: { type: 'string', default: 'json' },
+      ops: { type: 'string', default: 'echo,get,set,touch' },
+      outstanding: { type: 'string', default: '1,64' },
       'cpu-prof-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -54,10 +56,10 @@ async function main(): Promise<void> {
     await Promise.all(workers.map((w) => ask(w, { cmd: 'fill', count: keys, sessionBytes, offset: 0 }, 'filled')));
 
     const rows: Row[] = [];
-    for (const concurrency of [1, 64]) {
+    for (const concurrency of values.outstanding.split(',').map(Number)) {
       const perOp = new Map<BenchOp, Row[]>();
       for (let round = 1; round <= Number(values.rounds); round++) {
-        for (const op of ['echo', 'get', 'set', 'touch'] as BenchOp[]) {
+        for (const op of values.ops.split(',') as BenchOp[]) {
           const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
           const results = (await Promise.all(workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
           const row = combine(op, concurrency, results);
@@ -147,9 +149,9 @@ function markdown(report: {
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const row of report.rows) {
-    const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency)!;
+    const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency);
     const label = row.op === 'echo' ? 'bare IPC echo (floor)' : row.op === 'get' ? 'get (round trip)' : `${row.op} (posted: until written)`;
-    out.push(`| ${label} | ${row.concurrency} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ${(row.meanUs / echo.meanUs).toFixed(2)} |`);
+    out.push(`| ${label} | ${row.concurrency} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ${echo ? (row.meanUs / echo.meanUs).toFixed(2) : '–'} |`);
   }
   const m = report.memory;
   out.push(
