@@ -3,10 +3,11 @@
 import cluster from 'node:cluster';
 import { Store, type SessionData } from 'express-session';
 import { performance } from 'node:perf_hooks';
-import { StoreClient, type Callback, type Transport } from './client.js';
+import { StoreClient, type Callback } from './client.js';
 import { StoreHost, type StoreHostOptions } from './host.js';
-import { checkSessionSize, defaultLimits, ErrorCode, isReplyBatch, StoreError, TAG, type Op, type RequestBatch } from './protocol.js';
+import { checkSessionSize, defaultLimits, ErrorCode, StoreError, type Op } from './protocol.js';
 import { integerOption } from './options.js';
+import { ipcTransport, localTransport } from './transport.js';
 
 export { StoreError, ErrorCode } from './protocol.js';
 export type { Op } from './protocol.js';
@@ -84,7 +85,8 @@ export class ClusterStore extends Store {
     this.#maxIdLength = integerOption('maxIdLength', options.maxIdLength, defaultLimits.maxIdLength);
     this.#observe = options.observe;
     const client = () => this.#client;
-    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client) : ipcTransport(client), timeoutMs);
+    const transport = cluster.isPrimary ? localTransport(client, () => ClusterStore.setup()!) : ipcTransport(client);
+    this.#client = new StoreClient(transport, timeoutMs);
     this.#client.on('disconnect', () => this.emit('disconnect'));
     this.#client.on('connect', () => this.emit('connect'));
   }
@@ -249,41 +251,4 @@ function expiryOf(session: SessionData): number | null {
   const expires: unknown = session.cookie?.expires;
   const time = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
   return Number.isFinite(time) ? time : null;
-}
-
-let channels = 0;
-
-function ipcTransport(client: () => StoreClient): Transport {
-  // Several stores may share one process: each marks its batches, and takes only the replies marked for it.
-  const channel = ++channels;
-  process.on('message', (message: unknown) => {
-    if (isReplyBatch(message) && message.c === channel) client().receive(message.r);
-  });
-  process.once('disconnect', () => client().close());
-  return {
-    get connected() {
-      return process.connected === true;
-    },
-    send(requests, written) {
-      const batch: RequestBatch = { tag: TAG, c: channel, q: requests };
-      // A send callback costs a completion callback per message (measured: about 10 µs more per round trip at one
-      // call in flight): only posted writes need one. The channel was checked open in this same tick; a write that
-      // fails anyway means the primary is gone, and the worker exits on 'disconnect' regardless.
-      if (written) process.send?.(batch, undefined, {}, written);
-      else process.send?.(batch);
-    },
-  };
-}
-
-/** In the primary itself (no worker), the store talks to the host directly, still asynchronously. */
-function localTransport(client: () => StoreClient): Transport {
-  return {
-    connected: true,
-    send(requests, written) {
-      const local = ClusterStore.setup() as StoreHost;
-      // Round-trip through JSON like IPC would, so callers never share objects with the table.
-      local.accept(JSON.parse(JSON.stringify(requests)) as unknown[], (replies) => client().receive(replies));
-      if (written) process.nextTick(written);
-    },
-  };
 }
