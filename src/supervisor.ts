@@ -56,10 +56,20 @@ export class Supervisor {
     try {
       for (const worker of old) {
         if (this.#stopping) return;
+        // One that died meanwhile has been replaced already: nothing to swap.
+        if (worker.isDead()) continue;
         const fresh = this.#fork();
         if (fresh === undefined || !(await listeningOrExit(fresh))) {
           this.#options.log.error('reload: a new worker failed to start; keeping the remaining old workers');
           return;
+        }
+        if (worker.isDead()) {
+          // It died while the new one started, and was replaced too: one worker too many now.
+          this.#retiring.add(fresh);
+          const extra = once(fresh, 'exit');
+          fresh.send(drainMessage);
+          await extra;
+          continue;
         }
         this.#retiring.add(worker);
         const exited = once(worker, 'exit');

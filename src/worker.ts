@@ -62,6 +62,9 @@ function main(): void {
   // Ctrl-C reaches the whole process group: drain like the primary asks, do not die mid-request.
   process.on('SIGTERM', drain);
   process.on('SIGINT', drain);
+  // A hangup of the terminal reaches the whole group too: it is the primary's cue to reload, which replaces
+  // this worker gracefully; dying of it (Node's default) would drop the requests in flight.
+  process.on('SIGHUP', () => {});
 }
 
 main();

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { runSessionLoad, type LoadResult } from '../scripts/lib/session-load.js';
 import { isAlive, type AppProcess } from '../scripts/lib/app-process.js';
 import { startTestApp } from './helpers/app.js';
-import { request } from './helpers/http.js';
+import { CookieJar, request } from './helpers/http.js';
+import { until } from './helpers/poll.js';
 
 const connections = 20;
 
@@ -59,6 +60,29 @@ test('fault: SIGHUP reload under load: every worker replaced, no request failed,
   assert.equal(failed(result), 0);
   assert.equal(lost, 0);
   assert.deepEqual(before.filter(isAlive), [], 'the old workers are gone');
+});
+
+test('fault: SIGHUP to the whole process group (a closed terminal): the workers are reloaded, not killed', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const jar = new CookieJar();
+  await jar.get(`${app.url}/hello`);
+  const from = app.records.length;
+  process.kill(-app.child.pid!, 'SIGHUP');
+  await app.waitForLog({ msg: 'reload: done' }, 15_000, from);
+  const exits = app.logged({ msg: /exited/ }, from).map((record) => [record.code, record.signal]);
+  assert.deepEqual(exits, [[0, null], [0, null]], 'both old workers drained and left; none died of the hangup');
+  assert.equal(app.logged({ msg: /listening on/ }, from).length, 2, 'one new worker for each old one, no more');
+  assert.match(String((await jar.get(`${app.url}/hello`)).json.msg), /^Hello again/);
+});
+
+test('fault: a worker killed as a reload begins: the reload completes and 2 workers remain', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn));
+  const from = app.records.length;
+  process.kill(app.workerPids()[0]!, 'SIGKILL');
+  app.child.kill('SIGHUP');
+  await app.waitForLog({ msg: 'reload: done' }, 15_000, from);
+  await until(() => app.workerPids().filter(isAlive).length === 2, 'back to 2 workers', 15_000);
+  assert.equal((await request(`${app.url}/healthz`)).status, 200);
 });
 
 test('fault: SIGTERM under load: no 5xx while draining, exit 0, no process left', async (t) => {
