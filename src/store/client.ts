@@ -60,7 +60,11 @@ export class StoreClient extends EventEmitter {
       return;
     }
     const id = this.#nextId++;
-    if (extraMs > 0) {
+    if (extraMs === 0) {
+      // These calls share one timeout, so insertion order is deadline order: one timer serves them all.
+      this.#pending.set(id, { op, deadline: performance.now() + this.#timeoutMs, callback });
+      this.#timer ??= this.#arm(this.#timeoutMs);
+    } else {
       const timeoutMs = this.#timeoutMs + extraMs;
       const timer = setTimeout(() => {
         this.#long.delete(id);
@@ -68,15 +72,9 @@ export class StoreClient extends EventEmitter {
         callback(timeoutError(op, timeoutMs));
       }, timeoutMs).unref();
       this.#long.set(id, { op, deadline: 0, callback, timer });
-      this.#queue.push([id, op, ...args]);
-      this.#scheduleFlush();
-      return;
     }
-    // All calls share one timeout, so insertion order is deadline order: one timer serves them all.
-    this.#pending.set(id, { op, deadline: performance.now() + this.#timeoutMs, callback });
     this.#queue.push([id, op, ...args]);
     this.#scheduleFlush();
-    this.#timer ??= this.#arm(this.#timeoutMs);
   }
 
   /**

@@ -21,7 +21,7 @@ test('no host: a closed channel fails calls at once, the one in flight included'
   assert.ok(result.value.after.atMs < 5000, `failed at once (${result.value.after.atMs} ms), not after the 5000 ms timeout`);
 });
 
-test('no host: a call fails with ERR_SESSION_STORE_TIMEOUT after timeoutMs, then the store connects when a host starts', async (t) => {
+test('no host: a call fails with ERR_SESSION_STORE_TIMEOUT after timeoutMs (a lock after timeoutMs + its wait), then the store connects when a host starts', async (t) => {
   const [worker] = (await forkStoreWorkers((fn) => t.after(fn), 1)) as [Worker];
   const result = await command(worker, { cmd: 'call', op: 'get', args: ['x'], timeoutMs: 300 });
   assert.equal(result.error?.code, ErrorCode.timeout);
@@ -29,6 +29,12 @@ test('no host: a call fails with ERR_SESSION_STORE_TIMEOUT after timeoutMs, then
   assert.ok(result.elapsedMs >= 295, `waited the full timeout (${result.elapsedMs.toFixed(0)} ms)`);
   assert.ok(result.elapsedMs < 5000, `and no longer (${result.elapsedMs.toFixed(0)} ms)`);
   assert.deepEqual((await command(worker, { cmd: 'events' })).value, ['disconnect']);
+
+  // A lock may wait in the primary for waitMs: the worker gives it timeoutMs more before it gives up.
+  const lock = await command(worker, { cmd: 'call', op: 'lock', args: ['key', null, { waitMs: 200, holdMs: 1000, maxWaiters: 1 }], timeoutMs: 300 });
+  assert.equal(lock.error?.code, ErrorCode.timeout);
+  assert.match(lock.error.message, /lock got no answer from the primary within 500 ms \(timeoutMs\)/);
+  assert.ok(lock.elapsedMs >= 495, `waited timeoutMs + waitMs (${lock.elapsedMs.toFixed(0)} ms)`);
 
   ClusterStore.setup();
   const deadline = Date.now() + 10_000;
