@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { ClusterStore } from '../src/store/index.js';
-import { TAG } from '../src/store/protocol.js';
+import { TAG } from '../src/store/shared/wire.js';
 import { ECHO_TAG, sessionOfBytes, type BenchCommand, type BenchOp, type BenchResult } from './lib/store-bench-protocol.js';
 
 const sidLength = 32;
@@ -72,14 +72,14 @@ async function main(): Promise<void> {
 
     // Memory: the host's heap before and after the workers store `sessionCount` sessions through the real path.
     await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
-    host.table.clear();
+    host.sessions.clear();
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const perWorker = Math.ceil(sessionCount / workerCount);
     await Promise.all(workers.map((w, i) => ask(w, { cmd: 'fill', count: perWorker, sessionBytes, offset: (i + 1) * 10_000_000 }, 'filled')));
     await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
     gc();
-    const stored = host.table.size;
+    const stored = host.sessions.size;
     const heapPerSession = (process.memoryUsage().heapUsed - heapBefore) / stored;
     const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
     const memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };

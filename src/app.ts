@@ -182,10 +182,15 @@ class SessionUnavailableError extends Error {
 
 const errorHandler = (log: Logger): ErrorRequestHandler => (error: unknown, req, res, _next) => {
   const status = statusOf(error);
+  const logger = req.log ?? log;
+  if (res.headersSent) {
+    // express-session saves a changed session after the route answered: a failed save (too large, store away)
+    // can no longer change the status, so say it here. Routes that must know save first (see POST /notes).
+    logger.error({ err: error }, `${req.method} ${req.originalUrl} failed after its response had started: ${(error as Error).message}`);
+    return;
+  }
   // 503s are the store being away, which the worker logs once per outage, not once per request.
-  if (status >= 500 && status !== 503) (req.log ?? log).error({ err: error }, `${req.method} ${req.originalUrl} failed: ${(error as Error).message}`);
-  // express-session reports a failed save after the response is under way: nothing left to answer.
-  if (res.headersSent) return;
+  if (status >= 500 && status !== 503) logger.error({ err: error }, `${req.method} ${req.originalUrl} failed: ${(error as Error).message}`);
   if (status === 503) res.setHeader('Retry-After', '1');
   res.status(status).json({ error: messageFor(status, error) });
 };

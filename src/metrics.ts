@@ -3,7 +3,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import client from 'prom-client';
 import { asControl, CONTROL_TAG, type ControlMessage } from './control.js';
-import type { Op, Outcome, StoreHost } from './store/index.js';
+import { lockStats, type Outcome, type StoreHost } from './store/index.js';
 
 export interface RenderedMetrics {
   contentType: string;
@@ -12,7 +12,7 @@ export interface RenderedMetrics {
 
 export interface WorkerMetrics {
   observeRequest: (route: string, status: number) => void;
-  observeStore: (op: Op, outcome: Outcome, durationMs: number) => void;
+  observeStore: (op: string, outcome: Outcome, durationMs: number) => void;
   /** The whole cluster's metrics, asked of the primary. */
   render: () => Promise<RenderedMetrics>;
 }
@@ -76,7 +76,7 @@ export function serveClusterMetrics(host: StoreHost | undefined): void {
     gauge(own, 'ecs_store_host_ipc_messages_in', 'IPC messages the host has received', stat('messagesIn'));
     gauge(own, 'ecs_store_host_ipc_messages_out', 'IPC messages the host has sent', stat('messagesOut'));
     gauge(own, 'ecs_store_host_rejected_writes', 'Posted writes the host refused', stat('rejected'));
-    const locks = (key: 'locked' | 'waiting' | 'expired' | 'refused') => () => host.stats().locks[key];
+    const locks = (key: 'locked' | 'waiting' | 'expired' | 'refused') => () => lockStats(host)?.[key] ?? 0;
     gauge(own, 'ecs_session_locks_held', 'Sessions locked by a request right now (SESSION_LOCK)', locks('locked'));
     gauge(own, 'ecs_session_lock_waiters', 'Requests waiting for their session lock right now', locks('waiting'));
     gauge(own, 'ecs_session_locks_expired', 'Locks released because their request outlasted the hold time', locks('expired'));

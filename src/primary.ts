@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
 import { createLogger, exitOnUncaught, type Logger } from './log.js';
-import { ClusterStore, type LoadResult } from './store/index.js';
+import { ClusterStore, sessionLocks, snapshots, type Feature, type LoadResult } from './store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
@@ -15,6 +15,9 @@ function main(): void {
   const log = createLogger(config, { role: 'primary' });
   exitOnUncaught(log);
   const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret(log)];
+  const features: Feature[] = [];
+  if (config.sessionLock) features.push(sessionLocks);
+  if (config.snapshotFile !== null) features.push(snapshots({ file: config.snapshotFile, intervalMs: config.snapshotIntervalMs }));
   const host =
     config.sessionStore === 'cluster'
       ? ClusterStore.setup({
@@ -22,8 +25,7 @@ function main(): void {
           maxSessionBytes: config.sessionMaxBytes,
           defaultTtlMs: config.sessionMaxAgeMs,
           absoluteTimeoutMs: config.sessionAbsoluteTimeoutMs,
-          snapshotFile: config.snapshotFile ?? undefined,
-          snapshotIntervalMs: config.snapshotIntervalMs,
+          features,
         })
       : undefined;
   host?.on('rejected', (error: Error) => log.warn({ err: error }, `session store refused a write: ${error.message}`));

@@ -3,10 +3,10 @@
 // client reconnects on its own; the log says so once per change, not once per request.
 import { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
-import { createClient, TimeoutError } from 'redis';
+import { createClient, TimeoutError, type RedisClientType } from 'redis';
 import { redact } from './config.js';
 import type { Logger } from './log.js';
-import type { Op, Outcome } from './store/index.js';
+import type { Outcome } from './store/index.js';
 
 export interface RedisSessionStoreOptions {
   url: string;
@@ -15,7 +15,7 @@ export interface RedisSessionStoreOptions {
   timeoutMs: number;
   log: Logger;
   /** Hears how each get/set/touch/destroy ended and how long it took (the same metrics as the cluster store). */
-  observe?: (op: Op, outcome: Outcome, durationMs: number) => void;
+  observe?: (op: string, outcome: Outcome, durationMs: number) => void;
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
@@ -27,8 +27,20 @@ type Callback = (error?: unknown, value?: unknown) => void;
 class FailFastRedisStore extends RedisStore {
   observe: RedisSessionStoreOptions['observe'];
 
-  override get(sid: string, callback?: Callback) {
-    return super.get(sid, this.#wrap('get', callback));
+  /**
+   * connect-redis's touch moves only the key's TTL, so the session it stored still carries the old cookie.expires:
+   * read the TTL beside it (one round trip: node-redis pipelines the two) and say when Redis will drop it.
+   */
+  override async get(sid: string, callback?: Callback) {
+    const done = this.#wrap('get', callback);
+    const key = this.prefix + sid;
+    const client = this.client as RedisClientType;
+    await Promise.all([client.get(key), client.pTTL(key)]).then(([data, ttlMs]) => {
+      if (data === null) return done?.(null, null);
+      const session = this.serializer.parse(data) as SessionData;
+      if (session.cookie?.expires != null && ttlMs > 0) (session.cookie as { expires: unknown }).expires = new Date(Date.now() + ttlMs).toISOString();
+      done?.(null, session);
+    }, (error: unknown) => done?.(error));
   }
   override set(sid: string, session: SessionData, callback?: Callback) {
     return super.set(sid, session, this.#wrap('set', callback));
@@ -40,7 +52,7 @@ class FailFastRedisStore extends RedisStore {
     return super.destroy(sid, this.#wrap('destroy', callback));
   }
 
-  #wrap(op: Op, callback: Callback | undefined): Callback | undefined {
+  #wrap(op: string, callback: Callback | undefined): Callback | undefined {
     const observe = this.observe;
     if (observe === undefined) return unavailableOnError(callback);
     const started = performance.now();

@@ -21,7 +21,7 @@ export interface SessionStore {
 export function createSessionStore(config: Config, log: Logger, observe?: ClusterStoreOptions['observe']): SessionStore {
   switch (config.sessionStore) {
     case 'cluster': {
-      const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs, maxSessionBytes: config.sessionMaxBytes, observe });
+      const store = new ClusterStore({ timeoutMs: config.storeTimeoutMs, observe });
       const lock = config.sessionLock
         ? sessionLock(store, {
             cookieName: SESSION_COOKIE,

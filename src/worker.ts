@@ -22,10 +22,10 @@ function main(): void {
   const sessions = createSessionStore(config, log, metrics && ((op, outcome, ms) => metrics.observeStore(op, outcome, ms)));
   const store = sessions.store;
   if (config.sessionStore === 'cluster') {
-    store.on('disconnect', () => {
-      if (!draining) log.warn('session store in the primary unreachable: answering 503 until it answers again');
+    store.on('unavailable', (error: Error) => {
+      if (!draining) log.warn(`session store in the primary unreachable (${error.message}): answering 503 until it answers again`);
     });
-    store.on('connect', () => log.info('session store in the primary reachable again'));
+    store.on('available', () => log.info('session store in the primary reachable again'));
   }
   const app = createApp({
     store,

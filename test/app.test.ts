@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import session from 'express-session';
 import { createApp, type AppOptions } from '../src/app.js';
 import { ClusterStore } from '../src/store/index.js';
-import { StoreError, ErrorCode } from '../src/store/protocol.js';
+import { StoreError, ErrorCode } from '../src/store/index.js';
 import { CookieJar, listen, request } from './helpers/http.js';
 
+// This process is the primary: it hosts the store that the apps' ClusterStores talk to directly.
+ClusterStore.setup();
 const secrets = ['test-secret-new', 'test-secret-old'];
 
 function app(options: Partial<AppOptions> = {}) {
@@ -31,10 +33,10 @@ test('GET /hello: a returning visit costs one store request (the get rolls the e
   await jar.get(`${url}/hello`);
   const sid = decodeURIComponent(jar.cookie!.slice('ecs.sid='.length)).slice(2).split('.')[0]!;
   const before = host.stats().requests;
-  const expiryBefore = [...host.table.entries()].find(([id]) => id === sid)?.[2] ?? 0;
+  const expiryBefore = [...host.sessions.entries()].find(([id]) => id === sid)?.[2] ?? 0;
   for (let i = 0; i < 5; i++) assert.equal((await jar.get(`${url}/hello`)).json.msg, 'Hello again from worker 7');
   assert.equal(host.stats().requests - before, 5, 'five visits, five gets, no touch');
-  const expiryAfter = [...host.table.entries()].find(([id]) => id === sid)?.[2] ?? 0;
+  const expiryAfter = [...host.sessions.entries()].find(([id]) => id === sid)?.[2] ?? 0;
   assert.ok(expiryAfter >= expiryBefore, 'rolling expiry kept');
 });
 

@@ -6,9 +6,10 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createApp } from '../src/app.js';
 import { createLogger } from '../src/log.js';
-import { ClusterStore } from '../src/store/index.js';
+import { ClusterStore, ErrorCode, StoreError } from '../src/store/index.js';
 import { CookieJar, listen } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
+import { until } from './helpers/poll.js';
 
 test('logs: every process writes JSON lines; one line per worker start and exit; LOG_REQUESTS logs requests without the cookie', async (t) => {
   const app = await startTestApp((fn) => t.after(fn), { LOG_REQUESTS: 'true' });
@@ -59,14 +60,8 @@ createLogger({ logLevel: 'info', logFormat: 'pretty' }, { role: 'worker', worker
 });
 
 test('logs: a request that fails with a 500 is logged as an error with its stack; the visitor sees no detail', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const log = createLogger({ logLevel: 'info', logFormat: 'json' }, { role: 'worker', worker: 1 }, sink);
+  const { lines, log } = workerLog();
+  ClusterStore.setup();
   const store = new ClusterStore();
   store.get = (_sid, callback) => callback(new Error('disk on fire'));
   const url = await listen(t, createApp({ store, secrets: ['s'], workerId: 1, log }));
@@ -80,3 +75,29 @@ test('logs: a request that fails with a 500 is logged as an error with its stack
   assert.equal(errors[0]!.msg, 'GET /hello failed: disk on fire');
   assert.match(errors[0]!.err.stack, /^Error: disk on fire\n {4}at /);
 });
+
+test('logs: a session save that fails after the response started (a plain route, a session too large) is logged, not lost silently', async (t) => {
+  const { lines, log } = workerLog();
+  ClusterStore.setup();
+  const store = new ClusterStore();
+  store.set = (_sid, _session, callback) => callback?.(new StoreError(ErrorCode.tooLarge, 'session is 99999 bytes of JSON, over maxSessionBytes (16384); it was not saved'));
+  const url = await listen(t, createApp({ store, secrets: ['s'], workerId: 1, log }));
+  const answer = await new CookieJar().get(`${url}/hello`);
+  assert.equal(answer.status, 200, 'express-session saves after the route answered: too late for the status');
+  await until(() => lines.some((line) => line.includes('failed after its response had started')), 'the failed save is logged');
+  const record = lines.map((line) => JSON.parse(line) as { level: number; msg: string }).find((r) => r.msg.includes('after its response'))!;
+  assert.equal(record.level, 50);
+  assert.match(record.msg, /^GET \/hello failed after its response had started: session is 99999 bytes of JSON, over maxSessionBytes/);
+});
+
+/** A worker's JSON logger whose lines land in `lines`. */
+function workerLog() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, log: createLogger({ logLevel: 'info', logFormat: 'json' }, { role: 'worker', worker: 1 }, sink) };
+}

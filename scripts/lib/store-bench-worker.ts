@@ -3,7 +3,7 @@
 import { ClusterStore } from '../../src/store/index.js';
 import { ECHO_TAG, type BenchCommand, type BenchResult, sessionOfBytes } from './store-bench-protocol.js';
 
-const store = new ClusterStore({ maxSessionBytes: 1 << 20 });
+const store = new ClusterStore();
 const sid = (n: number) => `${process.pid}-${String(n).padStart(24, '0')}`.slice(-32).padStart(32, 's');
 
 function send(message: BenchResult): void {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 export type FixtureCommand = { fixture: 'command'; id: number } & (
   | { cmd: 'call'; op: string; args: unknown[]; timeoutMs?: number }
   | { cmd: 'many'; count: number; prefix: string }
+  | { cmd: 'lock'; waitMs: number; holdMs: number; maxWaiters: number; timeoutMs: number }
   | { cmd: 'send-foreign'; messages: unknown[] }
   | { cmd: 'foreign-seen' | 'events' | 'disconnect-then-get' | 'two-stores' }
 );
@@ -44,6 +45,22 @@ export async function call(worker: Worker, op: string, ...args: unknown[]): Prom
   const result = await command(worker, { cmd: 'call', op, args });
   if (result.error) throw Object.assign(new Error(result.error.message), { code: result.error.code });
   return result.value;
+}
+
+/** The store events a fixture worker recorded. */
+export async function eventsOf(worker: Worker): Promise<string[]> {
+  return (await command(worker, { cmd: 'events' })).value as string[];
+}
+
+/** Polls the fixture's recorded store events until `event` is among them (or 10 s pass); returns them. */
+export async function eventually(worker: Worker, event: string): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  let events = await eventsOf(worker);
+  while (!events.includes(event) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    events = await eventsOf(worker);
+  }
+  return events;
 }
 
 /** A session as express-session hands it to a store: data plus a cookie whose expiry the store follows. */

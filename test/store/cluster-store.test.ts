@@ -5,7 +5,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { after, before, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { ClusterStore } from '../../src/store/index.js';
-import { TAG } from '../../src/store/protocol.js';
+import { TAG } from '../../src/store/shared/wire.js';
 import { call, command, forkStoreWorkers, session } from '../helpers/store-workers.js';
 
 const host = ClusterStore.setup({ maxSessions: 10_000 })!;
@@ -36,7 +36,7 @@ test('cluster store: touch extends the expiry the host keeps, data unchanged', a
   await call(a, 'set', 'touched', session({ n: 7 }, new Date(Date.now() + 60_000)));
   const later = new Date(Date.now() + 3_600_000);
   await call(b, 'touch', 'touched', session({ n: 999 }, later));
-  const [, json, expiresAt] = [...host.table.entries()].find(([sid]) => sid === 'touched') ?? [];
+  const [, json, expiresAt] = [...host.sessions.entries()].find(([sid]) => sid === 'touched') ?? [];
   assert.equal((JSON.parse(json ?? '{}') as { n?: number }).n, 7, 'touch did not write the data it was given');
   assert.equal(expiresAt, Math.ceil(later.getTime() / 1000) * 1000, 'the host expires the session at the touched cookie.expires (to the second)');
 });
@@ -107,4 +107,14 @@ test('cluster store: a worker killed with calls in flight leaves the host servin
   await new Promise((resolve) => doomed.once('exit', resolve));
   await call(b, 'set', 'after-kill', session({ ok: true }));
   assert.deepEqual(((await call(b, 'get', 'after-kill')) as { ok: boolean }).ok, true);
+});
+
+test('cluster store: a worker checks writes against the limit the host announced, so a write it reports done is one the host took', async () => {
+  const rejected = host.stats().rejected;
+  await call(a, 'set', 'sized', session({ v: 'small' }));
+  const big = await command(a, { cmd: 'call', op: 'set', args: ['sized', session({ v: 'x'.repeat(20_000) })] });
+  assert.equal(big.error?.code, 'ERR_SESSION_TOO_LARGE', 'the worker refused it, with no limit of its own configured');
+  assert.match(big.error.message, /over maxSessionBytes \(16384\); it was not saved/);
+  assert.equal(host.stats().rejected, rejected, 'nothing reached the host to be refused there');
+  assert.equal(((await call(b, 'get', 'sized')) as { v: string }).v, 'small', 'the saved version stands');
 });

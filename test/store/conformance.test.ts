@@ -14,7 +14,7 @@ const clusterStore = new ClusterStore();
 storeConformance('ClusterStore', () =>
   Promise.resolve({
     store: clusterStore,
-    expiryOf: (sid: string) => Promise.resolve([...host.table.entries()].find(([id]) => id === sid)?.[2] ?? null),
+    expiryOf: (sid: string) => Promise.resolve([...host.sessions.entries()].find(([id]) => id === sid)?.[2] ?? null),
   }),
 );
 

@@ -1,8 +1,11 @@
-// StoreHost.handle: the dispatch of one batch, with well-formed and malformed requests.
+// StoreHost: options, the handshake, the dispatch of one batch with well-formed and malformed requests, the sweep.
 import assert from 'node:assert/strict';
+import type { Cluster } from 'node:cluster';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import { StoreHost } from '../../src/store/host.js';
-import { ErrorCode } from '../../src/store/protocol.js';
+import { ErrorCode, PlainTable, sessionLocks } from '../../src/store/index.js';
+import { StoreHost } from '../../src/store/primary/host.js';
+import { PROTOCOL } from '../../src/store/shared/wire.js';
 
 const future = () => Date.now() + 60_000;
 
@@ -15,7 +18,7 @@ test('handle: answers each request of a batch in order, by id', (t) => {
     [3, 'length'],
     [4, 'destroy', 'a'],
     [5, 'get', 'a'],
-    [6, 'ping'],
+    [6, 'clear'],
   ]);
   assert.deepEqual(replies, [
     [1, null, undefined],
@@ -23,7 +26,7 @@ test('handle: answers each request of a batch in order, by id', (t) => {
     [3, null, 1],
     [4, null, undefined],
     [5, null, null],
-    [6, null, 'pong'],
+    [6, null, undefined],
   ]);
 });
 
@@ -39,14 +42,8 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [7, 'constructor', 'a'],
     [8, '__proto__'],
     [9, 'all', 'extra'],
-    [12, 'lock', '', 1000, 1000, 1, null],
-    [13, 'lock', 'k'.repeat(1025), 1000, 1000, 1, null],
-    [14, 'lock', 'k', 0, 1000, 1, null],
-    [15, 'lock', 'k', 1000, 3_600_001, 1, null],
-    [16, 'lock', 'k', 1000, 1000, 1.5, null],
-    [17, 'lock', 'k', 1000, 1000, 1, 'x'.repeat(65)],
-    [18, 'lock', 'k', 1000, 1000, 1],
-    [19, 'unlock', 'k', -1],
+    [12, 'lock', 'k', 1000, 1000, 1, null],
+    [13, 'hello', 'extra'],
   ];
   const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future()], [11, 'get', 'ok']]);
   assert.equal(replies.length, malformed.length + 2);
@@ -56,14 +53,34 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
   }
   assert.deepEqual(replies.slice(malformed.length, malformed.length + 1), [[10, null, undefined]]);
   assert.equal((replies.at(-1)?.[2] as [string, number])[0], '{}');
-  assert.equal(host.table.size, 1, 'no malformed request stored anything');
-  assert.equal(host.locks.stats().locked, 0, 'nor locked anything');
+  assert.equal(host.sessions.size, 1, 'no malformed request stored anything');
+  assert.match(replies[malformed.length - 2]![1]!.message, /does not run the op "lock".*features/, 'a feature op the primary did not register says how to');
+});
+
+test('handle: malformed lock requests are refused when the lock is registered, and lock nothing', () => {
+  const host = new StoreHost({ maxIdLength: 64, features: [sessionLocks] });
+  const malformed: unknown[] = [
+    [1, 'lock', '', 1000, 1000, 1, null],
+    [2, 'lock', 'k'.repeat(1025), 1000, 1000, 1, null],
+    [3, 'lock', 'k', 0, 1000, 1, null],
+    [4, 'lock', 'k', 1000, 3_600_001, 1, null],
+    [5, 'lock', 'k', 1000, 1000, 1.5, null],
+    [6, 'lock', 'k', 1000, 1000, 1, 42],
+    [7, 'lock', 'k', 1000, 1000, 1],
+    [8, 'unlock', 'k', -1],
+  ];
+  const replies = host.handle(malformed);
+  assert.deepEqual(
+    replies.map(([id, error]) => [id, error?.code]),
+    malformed.map((_, i) => [i + 1, ErrorCode.badRequest]),
+  );
+  assert.equal(host.state(sessionLocks)?.stats().locked, 0);
 });
 
 test('handle: a request without a usable id is dropped, there is no one to answer', () => {
   const host = new StoreHost();
-  const replies = host.handle([null, 'get', {}, ['1', 'get', 'a'], [1.5, 'ping'], [[], 'ping'], [7, 'ping']]);
-  assert.deepEqual(replies, [[7, null, 'pong']]);
+  const replies = host.handle([null, 'get', {}, ['1', 'get', 'a'], [1.5, 'length'], [[], 'length'], [7, 'length']]);
+  assert.deepEqual(replies, [[7, null, 0]]);
 });
 
 test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other requests succeed', () => {
@@ -92,7 +109,7 @@ test('handle: posted writes (id 0) apply without a reply; a refused one is count
     rejected.map((error) => (error as Error & { code: string }).code),
     [ErrorCode.tooLarge, ErrorCode.badRequest],
   );
-  assert.match(rejected[1]!.message, /only set, touch, destroy and unlock can be posted/);
+  assert.match(rejected[1]!.message, /get cannot be posted/);
   assert.equal(host.stats().rejected, 2);
 });
 
@@ -105,4 +122,48 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
   assert.equal(answered, undefined, 'not answered while the messages of this turn are still being read');
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal((answered as unknown as [[number, null, [string, number]]])[0][2][0], '{"v":2}', 'the write read after it in the same turn is seen');
+});
+
+test('handshake: hello answers the protocol, the limits every store then checks against, and the ops it runs', () => {
+  const plain = new StoreHost({ maxSessionBytes: 4096, maxIdLength: 100 });
+  const [[, error, handshake]] = plain.handle([[1, 'hello']]) as [[number, null, { protocol: number; limits: object; ops: string[] }]];
+  assert.equal(error, null);
+  assert.deepEqual(handshake, {
+    protocol: PROTOCOL,
+    limits: { maxIdLength: 100, maxSessionBytes: 4096 },
+    ops: ['hello', 'get', 'set', 'touch', 'destroy', 'all', 'length', 'clear'],
+  });
+  const locking = new StoreHost({ features: [sessionLocks] });
+  const [[, , withLock]] = locking.handle([[1, 'hello']]) as [[number, null, { ops: string[] }]];
+  assert.deepEqual(withLock.ops.slice(-2), ['lock', 'unlock'], "a registered feature's ops are announced");
+});
+
+test('options: an unknown name or a bad value throws a TypeError naming it; old names say where they went', () => {
+  const refused: [unknown, RegExp][] = [
+    [{ ttl: 60 }, /`ttl` is not an option \(`defaultTtlMs`, in ms/],
+    [{ snapshotFile: 'x' }, /`snapshotFile` is not an option \(snapshots moved to a feature of their own: `features: \[snapshots\(\{ file \}\)\]`/],
+    [{ maxSessions: '10' }, /`maxSessions` must be an integer >= 1, got "10"/],
+    [{ maxSessionBytes: 10 }, /`maxSessionBytes` must be an integer >= 64, got 10/],
+    [{ features: [{}] }, /`features` must be an array of features/],
+    [{ sessions: {} }, /`sessions` must be a Sessions table/],
+    [{ sessions: new PlainTable(), maxSessions: 5 }, /with `sessions` \(a table of your own\), set maxSessions, defaultTtlMs and absoluteTimeoutMs on that table/],
+  ];
+  for (const [options, message] of refused) {
+    assert.throws(() => new StoreHost(options as never), { name: 'TypeError', message }, JSON.stringify(options));
+  }
+});
+
+test('sweep: once attached, the host removes expired sessions every sweepIntervalMs', (t) => {
+  t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+  const host = new StoreHost({ sweepIntervalMs: 60_000 });
+  host.handle([
+    [0, 'set', 'short', '{}', Date.now() + 10_000],
+    [0, 'set', 'long', '{}', Date.now() + 600_000],
+  ]);
+  host.attach(new EventEmitter() as unknown as Cluster);
+  t.after(() => host.close());
+  t.mock.timers.tick(59_999);
+  assert.equal(host.sessions.size, 2, 'nothing swept before the interval');
+  t.mock.timers.tick(1);
+  assert.equal(host.sessions.size, 1);
 });

@@ -8,11 +8,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
-import { ClusterStore } from '../../src/store/index.js';
+import { ClusterStore, lockStats, sessionLocks } from '../../src/store/index.js';
 import { request, type Response } from '../helpers/http.js';
 import { until } from '../helpers/poll.js';
 
-const host = ClusterStore.setup()!;
+const host = ClusterStore.setup({ features: [sessionLocks] })!;
+const locks = () => lockStats(host)!;
 const fixture = fileURLToPath(new URL('../fixtures/lock-worker.ts', import.meta.url));
 
 async function lockCluster(t: TestContext, env: Record<string, string>): Promise<{ url: string; workers: Worker[] }> {
@@ -64,8 +65,8 @@ test('sessionLock: 50 parallel read-work-write requests of one session across 2 
   const seen = answers.map((answer) => answer.json.count as number).sort((a, b) => a - b);
   assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i + 1), 'each request saw the one before it');
   assert.equal((await request(`${url}/count`, { cookie })).json.count, 50);
-  await until(() => host.stats().locks.locked === 0, 'every lock released once its response finished');
-  assert.equal(host.stats().locks.waiting, 0);
+  await until(() => locks().locked === 0, 'every lock released once its response finished');
+  assert.equal(locks().waiting, 0);
 });
 
 test('without sessionLock the same 50 requests lose updates (the problem it solves)', async (t) => {
@@ -82,10 +83,10 @@ test('sessionLock: other sessions and cookieless requests never wait; a closed c
   const { url, workers } = await lockCluster(t, { LOCK: 'true', HOLD_MS: '60000', WAIT_MS: '5000' });
   const cookie = await start(url);
   const cookieless = await hang(url, workers);
-  assert.equal(host.stats().locks.locked, 0, 'a request without a session cookie takes no lock');
+  assert.equal(locks().locked, 0, 'a request without a session cookie takes no lock');
   cookieless.abort();
   const held = await hang(url, workers, cookie);
-  assert.equal(host.stats().locks.locked, 1);
+  assert.equal(locks().locked, 1);
 
   const others = await Promise.all(Array.from({ length: 10 }, () => start(url)));
   const started = performance.now();
@@ -107,7 +108,7 @@ test('sessionLock: a request whose visitor left while it waited gives the lock s
   const waiter = http.request(`${url}/count?ms=0`, { method: 'POST', agent: false, headers: { cookie } });
   waiter.on('error', () => {}); // aborted on purpose
   waiter.end();
-  await until(() => host.stats().locks.waiting === 1, 'the second request waits for the lock');
+  await until(() => locks().waiting === 1, 'the second request waits for the lock');
   waiter.destroy();
   held.abort();
   const after = await post(`${url}/count?ms=0`, cookie);
@@ -130,13 +131,13 @@ test('sessionLock: a worker that dies holding a lock does not block its session'
 test('sessionLock: a request that never finishes holds the lock for lockTimeoutMs only', async (t) => {
   const { url, workers } = await lockCluster(t, { LOCK: 'true', HOLD_MS: '400', WAIT_MS: '5000' });
   const cookie = await start(url);
-  const expired = host.stats().locks.expired;
+  const expired = locks().expired;
   const stuck = await hang(url, workers, cookie);
   t.after(stuck.abort);
   const after = await post(`${url}/count?ms=0`, cookie);
   assert.equal(after.status, 200);
   assert.equal(after.json.count, 1);
-  assert.equal(host.stats().locks.expired, expired + 1, 'granted because the stuck lock timed out');
+  assert.equal(locks().expired, expired + 1, 'granted because the stuck lock timed out');
 });
 
 test('sessionLock: waiting longer than waitTimeoutMs answers 503; more than maxWaiters waiting answers 429', async (t) => {
@@ -152,4 +153,14 @@ test('sessionLock: waiting longer than waitTimeoutMs answers 503; more than maxW
   const crowd = await Promise.all(Array.from({ length: 3 }, () => post(`${url}/count?ms=0`, cookie)));
   assert.deepEqual(crowd.map((answer) => answer.status).sort(), [429, 503, 503], 'two waited (and timed out), the third was refused at once');
   assert.match(String(crowd.find((answer) => answer.status === 429)!.json.error), /2 requests of this session already wait \(maxWaiters 2\)/);
+});
+
+test('sessionLock: a lock watching another cookie than express-session fails the request that shows it, naming both settings', async (t) => {
+  const { url } = await lockCluster(t, { LOCK: 'true', LOCK_COOKIE: 'connect.sid' });
+  const cookie = await start(url);
+  assert.match(cookie, /^sid=/, 'express-session names its cookie "sid"');
+  const answer = await post(`${url}/count?ms=0`, cookie);
+  assert.equal(answer.status, 500);
+  assert.equal(answer.json.code, 'ERR_SESSION_LOCK_COOKIE_MISMATCH');
+  assert.match(String(answer.json.error), /sessionLock watches the cookie "connect\.sid", but express-session loaded a session from another cookie: pass express-session's `name` as sessionLock's `cookieName`/);
 });

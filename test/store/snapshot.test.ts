@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { SessionTable } from '../../src/store/session-table.js';
-import { loadSnapshot, saveSnapshot } from '../../src/store/snapshot.js';
+import { snapshots } from '../../src/store/index.js';
+import { StoreHost } from '../../src/store/primary/host.js';
+import { SessionTable } from '../../src/store/primary/session-table.js';
+import { loadSnapshot, saveSnapshot } from '../../src/store/snapshot/file.js';
 
 function folder(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'ecs-snapshot-'));
@@ -21,7 +23,7 @@ test('snapshot: save then load restores every live session, and writes no tempor
   assert.deepEqual(readdirSync(path.dirname(file)), ['sessions.jsonl']);
   const restored = new SessionTable();
   assert.deepEqual(loadSnapshot(restored, file), { outcome: 'loaded', restored: 2500, expired: 0 });
-  assert.equal(restored.get('s2499'), '{"i":2499}');
+  assert.equal(restored.read('s2499')?.[0], '{"i":2499}');
 });
 
 test('snapshot: no file yet is not an error', (t) => {
@@ -45,3 +47,22 @@ for (const [name, content] of [
     assert.ok(result.outcome === 'moved-aside' && existsSync(result.movedTo) && /\.corrupt-/.test(result.movedTo));
   });
 }
+
+test('snapshots feature: a host with snapshots({ file }) writes at close() and the next host starts with its sessions', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const first = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
+  const loaded = new Promise((resolve) => first.once('snapshot-loaded', resolve));
+  assert.deepEqual(await loaded, { outcome: 'missing' });
+  first.handle([[0, 'set', 'kept', '{"cart":[1]}', Date.now() + 60_000]]);
+  const saved = new Promise((resolve) => first.once('snapshot-saved', resolve));
+  await first.close();
+  assert.equal(await saved, 1);
+  const second = new StoreHost({ features: [snapshots({ file })] });
+  t.after(() => second.close());
+  assert.equal(second.sessions.read('kept')?.[0], '{"cart":[1]}');
+});
+
+test('snapshots feature: options are checked like every other', () => {
+  assert.throws(() => snapshots({} as never), { name: 'TypeError', message: /`file` is required/ });
+  assert.throws(() => snapshots({ file: 'x', interval: 5 } as never), { name: 'TypeError', message: /`interval` is not an option; the options are `file`, `intervalMs`/ });
+});

@@ -7,8 +7,8 @@ import type { SessionData } from 'express-session';
 import { ClusterStore } from '../../src/store/index.js';
 
 // In this process (no cluster worker) the store talks to a host in the same process.
-const host = ClusterStore.setup()!;
-const store = new ClusterStore({ touchToleranceMs: 2000, maxSessionBytes: 1024 });
+const host = ClusterStore.setup({ maxSessionBytes: 1024 })!;
+const store = new ClusterStore({ touchToleranceMs: 2000 });
 
 function promised<T>(fn: (cb: (error?: unknown, value?: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -31,7 +31,7 @@ async function load(sid: string) {
 }
 
 const toSecond = (date: Date) => Math.ceil(date.getTime() / 1000) * 1000;
-const expiryInHost = (sid: string) => [...host.table.entries()].find(([id]) => id === sid)?.[2];
+const expiryInHost = (sid: string) => [...host.sessions.entries()].find(([id]) => id === sid)?.[2];
 
 test('touch: after a get that rolled the expiry, a touch asking for the same expiry makes no request', async () => {
   await promised((cb) => store.set('same', { cookie: cookie(new Date(Date.now() + 3_600_000)) } as SessionData, cb));
@@ -64,7 +64,7 @@ test('touch: a session this store did not load is always sent', async () => {
   assert.equal(expiryInHost('foreign'), toSecond(expires));
 });
 
-test('set: a session over maxSessionBytes fails in the worker, before anything is sent', async () => {
+test('set: a session over the host\'s maxSessionBytes fails in the worker, before anything is sent', async () => {
   const before = host.stats().requests;
   const big = { cookie: cookie(new Date(Date.now() + 60_000)), blob: 'x'.repeat(2000) } as unknown as SessionData;
   await assert.rejects(

@@ -1,7 +1,8 @@
-// How a ClusterStore reaches the host: over the cluster's IPC channel in a worker, by direct call in the primary.
+// How a store reaches the host: over the cluster's IPC channel in a worker, by direct call in the primary (a
+// single-process app, or tests). Either way the store's calls stay asynchronous and go through the same checks.
+import type { StoreHost } from '../primary/host.js';
+import { isReplyBatch, TAG, type RequestBatch } from '../shared/wire.js';
 import type { StoreClient, Transport } from './client.js';
-import type { StoreHost } from './host.js';
-import { isReplyBatch, TAG, type RequestBatch } from './protocol.js';
 
 let channels = 0;
 
@@ -19,9 +20,8 @@ export function ipcTransport(client: () => StoreClient): Transport {
     },
     send(requests, written) {
       const batch: RequestBatch = { tag: TAG, c: channel, q: requests };
-      // A send callback costs a completion callback per message (measured: about 10 µs more per round trip at one
-      // call in flight): only posted writes need one. The channel was checked open in this same tick; a write that
-      // fails anyway means the primary is gone, and the worker exits on 'disconnect' regardless.
+      // The channel was checked open in this same tick; a write that fails anyway means the primary is gone,
+      // and 'disconnect' closes the client.
       if (written) process.send?.(batch, undefined, {}, written);
       else process.send?.(batch);
     },
@@ -29,13 +29,12 @@ export function ipcTransport(client: () => StoreClient): Transport {
 }
 
 /** In the primary itself (no worker), the store talks to the host directly, still asynchronously. */
-export function localTransport(client: () => StoreClient, host: () => StoreHost): Transport {
+export function localTransport(client: () => StoreClient, host: StoreHost): Transport {
   return {
     connected: true,
     send(requests, written) {
-      const local = host();
       // Round-trip through JSON like IPC would, so callers never share objects with the table.
-      local.accept(JSON.parse(JSON.stringify(requests)) as unknown[], (replies) => client().receive(replies));
+      host.accept(JSON.parse(JSON.stringify(requests)) as unknown[], (replies) => client().receive(replies));
       if (written) process.nextTick(written);
     },
   };

@@ -2,14 +2,14 @@
 // One JSON value a line: a header, then one record per session. A file that cannot be read is moved aside.
 import { readFileSync, renameSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import type { SessionTable } from './session-table.js';
+import type { Sessions } from '../primary/sessions.js';
 
 const FORMAT = 'express-cluster-sessions/snapshot';
 const VERSION = 1;
 const linesPerWrite = 1000;
 
 /** Writes every live session of `table` to `file`, atomically; returns how many. Yields between chunks. */
-export async function saveSnapshot(table: SessionTable, file: string): Promise<number> {
+export async function saveSnapshot(table: Sessions, file: string): Promise<number> {
   const temporary = `${file}.${process.pid}.tmp`;
   const handle = await open(temporary, 'w', 0o600);
   let count = 0;
@@ -42,7 +42,7 @@ export type LoadResult =
   | { outcome: 'moved-aside'; reason: string; movedTo: string };
 
 /** Fills `table` from `file`. A file that cannot be parsed is renamed `<file>.corrupt-<time>` and nothing is loaded. */
-export function loadSnapshot(table: SessionTable, file: string): LoadResult {
+export function loadSnapshot(table: Sessions, file: string): LoadResult {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

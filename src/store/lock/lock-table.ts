@@ -1,8 +1,8 @@
-// Session locks, in the primary: one holder per key (a session cookie's value), the others wait in arrival order.
+// The lock table, in the primary: one holder per key (a session cookie's value), the others wait in arrival order.
 // A lock is released by its holder, by the death of the worker that holds it, or after its hold time at the
 // latest; a waiter gives up after its wait time. Every timer is the primary's: a worker that hangs or dies
 // cannot keep a session locked.
-import { ErrorCode, StoreError } from './protocol.js';
+import { ErrorCode, StoreError } from '../shared/errors.js';
 
 /** Who asked: a worker's cluster id (0: the primary itself). Its death releases what it holds. */
 export type Owner = number;

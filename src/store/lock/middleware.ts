@@ -1,37 +1,57 @@
 // sessionLock(): the requests of one session run one after another, across every worker, so that no request
-// saves over what a parallel request of the same session changed (a lost update). Mounted before
-// express-session: a request waits for the lock of its session cookie in the primary, then express-session
+// saves over what a parallel request of the same session changed (a lost update). Runs in the workers, mounted
+// before express-session: a request waits for the lock of its session cookie in the primary, then express-session
 // loads the session fresh; the lock is let go when the response has finished or the connection closed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClusterStore } from './index.js';
-import { integerOption } from './options.js';
-import { maxLockKeyLength, maxLockMs } from './protocol.js';
+import type { ClusterStore } from '../cluster-store.js';
+import { ErrorCode, StoreError } from '../shared/errors.js';
+import { checkOptions, integer, text } from '../shared/options.js';
+import { lock, maxLockKeyLength, maxLockMs, unlock } from './ops.js';
 
 export interface SessionLockOptions {
-  /** The session cookie's name: express-session's `name`. @default "connect.sid" */
-  cookieName?: string;
+  /** The session cookie's name: express-session's `name`. A mismatch fails the request that shows it. @default "connect.sid" */
+  cookieName?: string | undefined;
   /** A request that waits longer than this for its session fails with 503 (ERR_SESSION_LOCK_WAIT_TIMEOUT), in ms. @default 10_000 */
-  waitTimeoutMs?: number;
+  waitTimeoutMs?: number | undefined;
   /** A lock is released after this even if its request has not finished, in ms. @default 30_000 */
-  lockTimeoutMs?: number;
+  lockTimeoutMs?: number | undefined;
   /** Most requests of one session that may wait at once; one more fails with 429 (ERR_SESSION_LOCK_QUEUE_FULL). @default 64 */
-  maxWaiters?: number;
+  maxWaiters?: number | undefined;
 }
 
 type Next = (error?: unknown) => void;
 
-/** Connect/Express middleware; `store` must be the ClusterStore express-session uses. */
+const rules = { cookieName: text, waitTimeoutMs: integer(1, maxLockMs), lockTimeoutMs: integer(1, maxLockMs), maxWaiters: integer(1, 1_000_000) };
+
+/** Set on a request this middleware let through without a lock, because it carried no cookie of its name. */
+const unlocked = Symbol('express-cluster-sessions.unlocked');
+type Marked = IncomingMessage & { [unlocked]?: true };
+
+/**
+ * Connect/Express middleware; `store` must be the ClusterStore express-session uses, and the primary must have
+ * registered `sessionLocks` (otherwise every locked request fails, saying so).
+ */
 export function sessionLock(store: ClusterStore, options: SessionLockOptions = {}): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  checkOptions('sessionLock()', options, rules);
   const cookieName = options.cookieName ?? 'connect.sid';
-  const lock = {
-    waitMs: integerOption('waitTimeoutMs', options.waitTimeoutMs, 10_000, 1, maxLockMs),
-    holdMs: integerOption('lockTimeoutMs', options.lockTimeoutMs, 30_000, 1, maxLockMs),
-    maxWaiters: integerOption('maxWaiters', options.maxWaiters, 64, 1, 1_000_000),
-  };
-  return function sessionLockMiddleware(req, res, next) {
+  const waitMs = options.waitTimeoutMs ?? 10_000;
+  const holdMs = options.lockTimeoutMs ?? 30_000;
+  const maxWaiters = options.maxWaiters ?? 64;
+  // express-session loads a session only for a request that carries its cookie: if this middleware let that
+  // request through as cookieless, it watches another cookie name than express-session. Fail it, loudly.
+  store.on('load', (req: Marked) => {
+    if (req[unlocked]) {
+      throw new StoreError(
+        ErrorCode.lockCookieMismatch,
+        `sessionLock watches the cookie "${cookieName}", but express-session loaded a session from another cookie: pass express-session's \`name\` as sessionLock's \`cookieName\``,
+      );
+    }
+  });
+  return function sessionLockMiddleware(req: Marked, res, next) {
     // No cookie, no session to protect: a new session is this request's alone.
     const key = cookieValue(req.headers.cookie, cookieName);
     if (key === undefined) {
+      req[unlocked] = true;
       next();
       return;
     }
@@ -43,22 +63,26 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
     const onEnd = () => release();
     res.once('finish', onEnd);
     res.once('close', onEnd);
-    store.lock(key, sid, lock, (error, token) => {
+    store.call(lock, [key, waitMs, holdMs, maxWaiters, sid], (error, granted) => {
       if (error) {
         res.off('finish', onEnd);
         res.off('close', onEnd);
         next(error);
         return;
       }
+      const [token, found] = granted!;
+      // The grant brought the session along: express-session's get takes it (if the cookie's signature verifies).
+      if (sid !== null) store.preload(sid, found);
       release = () => {
         release = () => {};
         res.off('finish', onEnd);
         res.off('close', onEnd);
-        store.unlock(key, token!, sid);
+        if (sid !== null) store.unload(sid);
+        store.post(unlock, [key, token]);
       };
       if (gone) release();
       else next();
-    });
+    }, waitMs);
   };
 }
 

@@ -2,8 +2,8 @@
 // the death of an owner.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LockTable, type LockRequest } from '../../src/store/locks.js';
-import { ErrorCode, type StoreError } from '../../src/store/protocol.js';
+import { LockTable, type LockRequest } from '../../src/store/lock/lock-table.js';
+import { ErrorCode, type StoreError } from '../../src/store/index.js';
 
 const by = (owner: number, overrides: Partial<LockRequest> = {}): LockRequest => ({ owner, waitMs: 1000, holdMs: 5000, maxWaiters: 10, ...overrides });
 

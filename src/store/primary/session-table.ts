@@ -1,45 +1,12 @@
-// The sessions themselves, held by the host in the primary: a Map of id → JSON string with expiry,
-// a least-recently-used bound on the count and a bound on each session's size. No I/O, no cluster.
-// Memory per session is the id, the JSON and little else: the Map holds each id's slot number (a small integer,
-// no object), and a slot's JSON and times live in flat arrays. Times are kept to the second, as cookies keep
-// them, in 32-bit unsigned integers (good until 2106).
-import { checkSessionSize, defaultLimits } from './protocol.js';
-import { integerOption } from './options.js';
+// The fast table, in the primary: the sessions with expiry and a least-recently-used bound, without an object per
+// session. The Map holds each id's slot number (a small integer), and a slot's JSON and times live in flat arrays:
+// heap per session is the id, the JSON and little else (`npm run bench:store` measures it). Times are kept to the second, as cookies keep them, in 32-bit
+// unsigned integers (good until 2106). It must behave exactly as plain-table.ts: test/store/tables.test.ts runs both.
+import { isRecord, lifetimeOf, maxSecond, tableOptions, toSeconds, type SessionRecord, type Sessions, type StoredSession, type TableOptions } from './sessions.js';
 
-export interface SessionTableOptions {
-  /** Most sessions held at once; beyond it the least recently used are evicted. @default 100_000 */
-  maxSessions?: number;
-  /** Largest session accepted, in bytes of JSON; a larger `set` fails, other sessions are unaffected. @default 16_384 */
-  maxSessionBytes?: number;
-  /** Lifetime of a session whose cookie has no expiry (a browser-session cookie), in ms. @default 86_400_000 */
-  defaultTtlMs?: number;
-  /** How often expired sessions are swept from memory, in ms. @default 60_000 */
-  sweepIntervalMs?: number;
-  /**
-   * Absolute lifetime, in ms: a session is gone this long after it was first saved, however often it is used
-   * (OWASP's absolute timeout, beside the idle one). 0: none. @default 0
-   */
-  absoluteTimeoutMs?: number;
-}
-
-/** A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null]. */
-export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null];
-
-const defaults = {
-  maxSessions: 100_000,
-  maxSessionBytes: defaultLimits.maxSessionBytes,
-  defaultTtlMs: 86_400_000,
-  sweepIntervalMs: 60_000,
-};
-
-/** A session as a read returns it (and as the host sends it): [json, expiresAt in ms, on a whole second]. */
-export type StoredSession = [json: string, expiresAt: number];
-
-export class SessionTable {
+export class SessionTable implements Sessions {
   readonly maxSessions: number;
-  readonly maxSessionBytes: number;
   readonly defaultTtlMs: number;
-  readonly sweepIntervalMs: number;
   readonly absoluteTimeoutMs: number;
   // id → slot. Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
   readonly #slots = new Map<string, number>();
@@ -52,45 +19,29 @@ export class SessionTable {
   #deadlineS: Uint32Array<ArrayBuffer> | undefined;
   /** Slots of removed sessions, handed out again first. */
   #free: number[] = [];
-  #sweeper: NodeJS.Timeout | undefined;
   // Eviction walks the map from its oldest end. A fresh iterator would step over every entry already
   // deleted there each time (V8 keeps them until it rehashes); one long-lived iterator steps over each once.
   #oldest: Iterator<string> | undefined;
 
-  constructor(options: SessionTableOptions = {}) {
-    this.maxSessions = integerOption('maxSessions', options.maxSessions, defaults.maxSessions);
-    this.maxSessionBytes = integerOption('maxSessionBytes', options.maxSessionBytes, defaults.maxSessionBytes);
-    this.defaultTtlMs = integerOption('defaultTtlMs', options.defaultTtlMs, defaults.defaultTtlMs);
-    this.sweepIntervalMs = integerOption('sweepIntervalMs', options.sweepIntervalMs, defaults.sweepIntervalMs);
-    this.absoluteTimeoutMs = integerOption('absoluteTimeoutMs', options.absoluteTimeoutMs, 0, 0);
+  constructor(options: TableOptions = {}) {
+    ({ maxSessions: this.maxSessions, defaultTtlMs: this.defaultTtlMs, absoluteTimeoutMs: this.absoluteTimeoutMs } = tableOptions('SessionTable', options));
   }
 
-  /** Sessions held, expired ones not yet swept included. */
   get size(): number {
     return this.#slots.size;
   }
 
-  /**
-   * A live session's JSON, or null. Reading is use: the expiry rolls forward by the session's lifetime, as the
-   * touch express-session sends at the end of the request would, so that touch can be skipped.
-   */
-  get(sid: string): string | null {
-    return this.read(sid)?.[0] ?? null;
-  }
-
-  /** Like get(), with the expiry it rolled forward to. */
   read(sid: string): StoredSession | undefined {
     const now = Date.now();
     const slot = this.#live(sid, now);
     if (slot === undefined) return undefined;
-    const expiresS = Math.min(seconds(now) + this.#lifetimeS[slot]!, this.#deadline(slot), maxSecond);
+    const expiresS = Math.min(toSeconds(now) + this.#lifetimeS[slot]!, this.#deadline(slot), maxSecond);
     this.#expiresS[slot] = expiresS;
     this.#markUsed(sid, slot);
     return [this.#json[slot]!, expiresS * 1000];
   }
 
   set(sid: string, json: string, expiresAt: number | null): void {
-    checkSessionSize(sid, json, this.maxSessionBytes);
     const now = Date.now();
     const expiry = expiresAt ?? now + this.defaultTtlMs;
     if (expiry <= now) {
@@ -102,12 +53,11 @@ export class SessionTable {
     let deadlineS = Infinity;
     if (this.absoluteTimeoutMs > 0) {
       const current = this.#live(sid, now);
-      deadlineS = current === undefined ? seconds(now + this.absoluteTimeoutMs) : this.#deadline(current);
+      deadlineS = current === undefined ? toSeconds(now + this.absoluteTimeoutMs) : this.#deadline(current);
     }
-    this.#insert(sid, json, Math.min(seconds(expiry), deadlineS), lifetimeS(expiry, now), deadlineS);
+    this.#insert(sid, json, Math.min(toSeconds(expiry), deadlineS), lifetimeOf(expiry, now), deadlineS);
   }
 
-  /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
   touch(sid: string, expiresAt: number | null): void {
     const now = Date.now();
     const slot = this.#live(sid, now);
@@ -117,9 +67,9 @@ export class SessionTable {
       this.#remove(sid);
       return;
     }
-    const expiresS = Math.min(seconds(expiry), this.#deadline(slot));
+    const expiresS = Math.min(toSeconds(expiry), this.#deadline(slot));
     this.#expiresS[slot] = expiresS;
-    this.#lifetimeS[slot] = lifetimeS(expiry, now);
+    this.#lifetimeS[slot] = lifetimeOf(expiry, now);
     if (expiresS * 1000 <= now) this.#remove(sid);
     else this.#markUsed(sid, slot);
   }
@@ -128,12 +78,6 @@ export class SessionTable {
     this.#remove(sid);
   }
 
-  /** Every live session as [id, json] pairs, least recently used first. */
-  all(): [string, string][] {
-    return Array.from(this.entries(), ([sid, json]) => [sid, json]);
-  }
-
-  /** Every live session with its expiry (ms since the epoch), least recently used first. */
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
     const now = Date.now();
     for (const [sid, slot] of this.#slots) {
@@ -142,7 +86,6 @@ export class SessionTable {
     }
   }
 
-  /** Every live session as a record for a snapshot, least recently used first. */
   *records(): Generator<SessionRecord> {
     const now = Date.now();
     for (const [sid, slot] of this.#slots) {
@@ -152,7 +95,6 @@ export class SessionTable {
     }
   }
 
-  /** Puts back a record from a snapshot; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean {
     if (!isRecord(record)) return false;
     const [sid, json, expiresS, lifetime, deadlineS] = record;
@@ -175,7 +117,6 @@ export class SessionTable {
     this.#oldest = undefined;
   }
 
-  /** Drops every expired session; returns how many went. */
   sweep(): number {
     const now = Date.now();
     let removed = 0;
@@ -187,18 +128,6 @@ export class SessionTable {
       }
     }
     return removed;
-  }
-
-  /** Sweeps every `sweepIntervalMs` until `stopSweeping()`; the timer never keeps the process alive. */
-  startSweeping(): void {
-    if (this.#sweeper !== undefined) return;
-    this.#sweeper = setInterval(() => this.sweep(), this.sweepIntervalMs);
-    this.#sweeper.unref();
-  }
-
-  stopSweeping(): void {
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
   }
 
   /** The slot of a live session; an expired one is removed on the way. */
@@ -272,27 +201,9 @@ export class SessionTable {
 }
 
 const initialSlots = 1024;
-/** The last second a Uint32Array holds: early 2106. */
-const maxSecond = 2 ** 32 - 1;
 
 function grown(array: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
   const bigger = new Uint32Array(array.length * 2);
   bigger.set(array);
   return bigger;
-}
-
-/** The second a millisecond time falls in, rounded up: a session never expires before its cookie does. */
-function seconds(ms: number): number {
-  return Math.min(Math.ceil(ms / 1000), maxSecond);
-}
-
-function lifetimeS(expiry: number, now: number): number {
-  return Math.min(Math.max(1, Math.round((expiry - now) / 1000)), maxSecond);
-}
-
-function isRecord(value: unknown): value is SessionRecord {
-  if (!Array.isArray(value) || value.length !== 5) return false;
-  const [sid, json, expiresS, lifetime, deadlineS] = value as unknown[];
-  const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= maxSecond;
-  return typeof sid === 'string' && typeof json === 'string' && whole(expiresS) && whole(lifetime) && (deadlineS === null || whole(deadlineS));
 }

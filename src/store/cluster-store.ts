@@ -1,0 +1,248 @@
+// ClusterStore: the express-session store. In a worker it reaches the host in the primary over the cluster's
+// IPC channel; in the primary (or a single process) it talks to the host there. ClusterStore.setup() starts
+// that host, in the primary, once.
+import cluster from 'node:cluster';
+import { performance } from 'node:perf_hooks';
+import { Store, type SessionData } from 'express-session';
+import { StoreHost, type StoreHostOptions } from './primary/host.js';
+import type { StoredSession } from './primary/sessions.js';
+import { ErrorCode, type StoreError } from './shared/errors.js';
+import { ops, type Op } from './shared/ops.js';
+import { callable, checkOptions, integer } from './shared/options.js';
+import { StoreClient, type Callback } from './worker/client.js';
+import { ipcTransport, localTransport } from './worker/transport.js';
+
+export interface ClusterStoreOptions {
+  /** How long a call waits for the primary before failing with ERR_SESSION_STORE_TIMEOUT (503), in ms. @default 5000 */
+  timeoutMs?: number | undefined;
+  /**
+   * A `get` already rolled the session's expiry forward in the host; the `touch` express-session sends at the end
+   * of the same request is skipped when it would move that expiry by no more than this, in ms. @default 2000
+   */
+  touchToleranceMs?: number | undefined;
+  /** Called after every store call, for metrics: the op's name, how it ended, how long it took in ms. @default none */
+  observe?: ((op: string, outcome: Outcome, durationMs: number) => void) | undefined;
+  /** @deprecated The host announces its limit to every store: set it in ClusterStore.setup(). Ignored here, with a warning. */
+  maxSessionBytes?: number | undefined;
+  /** @deprecated As maxSessionBytes. */
+  maxIdLength?: number | undefined;
+}
+
+/** How a call ended: `timeout`, `unavailable` and `closed` mean the primary could not be reached. */
+export type Outcome = 'ok' | 'error' | 'timeout' | 'unavailable' | 'closed';
+
+type SessionCallback = (error: unknown, session?: SessionData | null) => void;
+type ErrorCallback = (error?: unknown) => void;
+
+const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
+const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime is the cookie\'s maxAge; the host\'s default is `defaultTtlMs` in ClusterStore.setup()' };
+
+/**
+ * Marks a session this store loaded with the expiry the host rolled it to when it was read. A symbol: never saved,
+ * and skipped by express-session's copy into req.session, so createSession carries it over.
+ */
+const rolledTo = Symbol('express-cluster-sessions.rolledTo');
+type Marked = { [rolledTo]?: number };
+
+let host: StoreHost | undefined;
+let hostOptions: StoreHostOptions = {};
+let warnedDeprecated = false;
+
+/**
+ * Emits `unavailable` (error) when the primary stops answering and `available` when it answers again, for logs.
+ * It never emits express-session's `disconnect`: express-session would then serve requests with no req.session at
+ * all (expressjs/session#216); instead each call fails at once with a 503 StoreError, which reaches the app's
+ * error handler. Emits `load` (req) each time express-session builds a session from it (the lock checks there).
+ */
+export class ClusterStore extends Store {
+  readonly #client: StoreClient;
+  readonly #touchToleranceMs: number;
+  readonly #observe: ClusterStoreOptions['observe'];
+  /** Replies a feature brought along (the lock's grant): the next get of that id takes one instead of asking. */
+  readonly #preloaded = new Map<string, StoredSession | null>();
+
+  /**
+   * Starts the session host in the primary, once: call it before forking. Again with the same options it
+   * returns the same host; with others it throws. In a worker it does nothing and returns undefined.
+   */
+  static setup(options: StoreHostOptions = {}): StoreHost | undefined {
+    if (!cluster.isPrimary) return undefined;
+    if (host === undefined) {
+      host = new StoreHost(options);
+      hostOptions = { ...options };
+      host.attach(cluster);
+      return host;
+    }
+    const differing = [...new Set([...Object.keys(hostOptions), ...Object.keys(options)])].filter(
+      (name) => !sameOption(hostOptions[name as keyof StoreHostOptions], options[name as keyof StoreHostOptions]),
+    );
+    if (differing.length > 0) {
+      throw new TypeError(`ClusterStore.setup() was already called with other options (${differing.map((name) => `\`${name}\``).join(', ')}): call it once, before forking`);
+    }
+    return host;
+  }
+
+  constructor(options: ClusterStoreOptions = {}) {
+    super();
+    checkOptions('new ClusterStore()', options, rules, hints);
+    if ((options.maxSessionBytes !== undefined || options.maxIdLength !== undefined) && !warnedDeprecated) {
+      warnedDeprecated = true;
+      process.emitWarning('new ClusterStore({ maxSessionBytes, maxIdLength }) is ignored: the host announces its limits; set them in ClusterStore.setup()', {
+        type: 'DeprecationWarning',
+        code: 'ECS_WORKER_LIMITS',
+      });
+    }
+    this.#touchToleranceMs = options.touchToleranceMs ?? 2000;
+    this.#observe = options.observe;
+    const client = () => this.#client;
+    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client, hostHere()) : ipcTransport(client), options.timeoutMs ?? 5000);
+    this.#client.on('unavailable', (error: StoreError) => this.emit('unavailable', error));
+    this.#client.on('available', () => this.emit('available'));
+  }
+
+  override get(sid: string, callback: SessionCallback): void {
+    if (this.#preloaded.has(sid)) {
+      const found = this.#preloaded.get(sid)!;
+      this.#preloaded.delete(sid);
+      process.nextTick(() => this.#decoded(callback, null, found));
+      return;
+    }
+    this.call(ops.get, [sid], (error, found) => this.#decoded(callback, error, found as StoredSession | null));
+  }
+
+  /** express-session builds req.session from what get() returned: carry the mark over, and tell listeners. */
+  override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
+    const session = super.createSession(req, data);
+    const rolled = (data as Marked)[rolledTo];
+    if (rolled !== undefined) (session as Marked)[rolledTo] = rolled;
+    this.emit('load', req);
+    return session;
+  }
+
+  override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
+    this.post(ops.set, [sid, JSON.stringify(session), expiryOf(session)], callback);
+  }
+
+  override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
+    const wanted = expiryOf(session);
+    const rolled = (session as Marked)[rolledTo];
+    if (rolled !== undefined && (wanted === null || Math.abs(wanted - rolled) <= this.#touchToleranceMs)) {
+      // The get of this request already moved the expiry there: no round trip.
+      if (callback) process.nextTick(callback);
+      return;
+    }
+    this.post(ops.touch, [sid, wanted], callback);
+  }
+
+  override destroy(sid: string, callback?: ErrorCallback): void {
+    this.post(ops.destroy, [sid], callback);
+  }
+
+  override all(callback: (error: unknown, sessions?: Record<string, SessionData> | null) => void): void {
+    this.call(ops.all, [], (error, pairs) => {
+      if (error) return callback(error);
+      // Any string is a session id, "__proto__" included: build on a prototype-less object.
+      const sessions = Object.create(null) as Record<string, SessionData>;
+      for (const [sid, json] of pairs as [string, string][]) sessions[sid] = JSON.parse(json) as SessionData;
+      callback(null, sessions);
+    });
+  }
+
+  override length(callback: (error: unknown, length?: number) => void): void {
+    this.call(ops.length, [], (error, length) => callback(error, length as number));
+  }
+
+  override clear(callback?: ErrorCallback): void {
+    this.call(ops.clear, [], (error) => callback?.(error ?? undefined));
+  }
+
+  /** Runs `op` in the host and calls back with its reply: how a feature's worker side (the lock) calls its ops. */
+  call<Args extends unknown[], Reply>(op: Op<Args, Reply, never>, args: Args, callback: (error: StoreError | null, reply?: Reply) => void, extraMs = 0): void {
+    this.#client.call(op, args, this.#observed(op.name, callback as Callback), extraMs);
+  }
+
+  /** Sends a postable op without waiting for the host: `callback` runs once it is in the channel. */
+  post<Args extends unknown[]>(op: Op<Args, unknown, never>, args: Args, callback?: ErrorCallback): void {
+    if (callback === undefined && this.#observe === undefined) return this.#client.post(op, args);
+    this.#client.post(op, args, this.#observed(op.name, (error) => callback?.(error ?? undefined)));
+  }
+
+  /** The next get(sid) answers `found` (a session a feature's reply carried) instead of asking the host. */
+  preload(sid: string, found: StoredSession | null): void {
+    this.#preloaded.set(sid, found);
+  }
+
+  /** Drops what preload() left for `sid`, if get() never took it. */
+  unload(sid: string): void {
+    this.#preloaded.delete(sid);
+  }
+
+  #decoded(callback: SessionCallback, error: unknown, found: StoredSession | null | undefined): void {
+    if (error) return callback(error);
+    let session: SessionData | null;
+    try {
+      session = decodeSession(found ?? null);
+    } catch (decodeError) {
+      return callback(decodeError);
+    }
+    callback(null, session);
+  }
+
+  /** Wraps a callback so `observe` hears how the call ended; without `observe`, the callback itself. */
+  #observed(name: string, callback: Callback): Callback {
+    const observe = this.#observe;
+    if (observe === undefined) return callback;
+    const started = performance.now();
+    return (error, value) => {
+      observe(name, outcomeOf(error), performance.now() - started);
+      callback(error, value);
+    };
+  }
+}
+
+function hostHere(): StoreHost {
+  if (host === undefined) {
+    throw new Error('new ClusterStore() outside a cluster worker needs the host in this process: call ClusterStore.setup() first (in the primary, before forking)');
+  }
+  return host;
+}
+
+/**
+ * A session as the host sends it, for express-session: its cookie says when the host will drop it (the expiry the
+ * read rolled it to, or a touch set), and it is marked so this request's touch can be skipped.
+ */
+function decodeSession(found: StoredSession | null): SessionData | null {
+  if (found === null) return null;
+  const [json, expiresAt] = found;
+  const session = JSON.parse(json) as SessionData & Marked;
+  if (session.cookie?.expires != null) (session.cookie as { expires: unknown }).expires = new Date(expiresAt).toISOString();
+  session[rolledTo] = expiresAt;
+  return session;
+}
+
+function outcomeOf(error: StoreError | null): Outcome {
+  if (error === null) return 'ok';
+  switch (error.code) {
+    case ErrorCode.timeout:
+      return 'timeout';
+    case ErrorCode.closed:
+      return 'closed';
+    case ErrorCode.unavailable:
+    case ErrorCode.noHost:
+      return 'unavailable';
+    default:
+      return 'error';
+  }
+}
+
+/** express-session rebuilds `cookie.expires` as a Date; after JSON it may be a string. No expiry: null. */
+function expiryOf(session: SessionData): number | null {
+  const expires: unknown = session.cookie?.expires;
+  const time = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
+  return Number.isFinite(time) ? time : null;
+}
+
+function sameOption(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
+  return a === b;
+}

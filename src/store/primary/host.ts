@@ -1,0 +1,234 @@
+// The session host, in the primary: runs the ops that every worker's store sends, current and future, on one
+// Sessions table. `attach(cluster)` subscribes to the cluster's messages; nothing happens on import.
+import type { Cluster, Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import { badRequest, toWireError } from '../shared/errors.js';
+import { coreOps, LATER, type AnyOp, type Handshake, type Limits, type OpContext } from '../shared/ops.js';
+import { checkOptions, integer, oneOf, type Rule } from '../shared/options.js';
+import { isRequestBatch, POSTED, PROTOCOL, TAG, type ReplyBatch, type WireReply } from '../shared/wire.js';
+import { SessionTable } from './session-table.js';
+import { tableRules, type Sessions, type TableOptions } from './sessions.js';
+
+/**
+ * An optional part of the store (the session lock, snapshots): its ops, and what it keeps in the host. The core
+ * never imports a feature; the primary names the ones it wants in ClusterStore.setup({ features }).
+ */
+export interface Feature<State = unknown> {
+  readonly name: string;
+  readonly ops?: readonly AnyOp[];
+  /** Called once by the host's constructor: returns the state its ops are given, and what to do at close(). */
+  attach(host: StoreHost): { state: State; close?: () => Promise<void> | void };
+}
+
+export interface StoreHostOptions extends TableOptions {
+  /** Longest session id accepted, in characters. Announced to every store. @default 256 */
+  maxIdLength?: number | undefined;
+  /** Largest session saved, in bytes of JSON: a larger `set` fails with ERR_SESSION_TOO_LARGE (413). Announced. @default 16_384 */
+  maxSessionBytes?: number | undefined;
+  /** How often expired sessions are swept from memory, in ms. @default 60_000 */
+  sweepIntervalMs?: number | undefined;
+  /** A table of your own (see sessions.ts); then set maxSessions, defaultTtlMs and absoluteTimeoutMs on it. @default a SessionTable */
+  sessions?: Sessions | undefined;
+  /** Optional parts: `sessionLocks`, `snapshots({ file })`. @default none */
+  features?: readonly Feature[] | undefined;
+}
+
+/** Counters since the host started: store requests served, the IPC messages that carried them, posted writes refused. */
+export interface HostStats {
+  messagesIn: number;
+  messagesOut: number;
+  requests: number;
+  rejected: number;
+  sessions: number;
+}
+
+type Send = (replies: WireReply[]) => void;
+
+const rules: Readonly<Record<keyof StoreHostOptions, Rule>> = {
+  ...tableRules,
+  maxIdLength: integer(1, 65_536),
+  maxSessionBytes: integer(64),
+  sweepIntervalMs: integer(1),
+  sessions: oneOf('a Sessions table (an object with read, set, touch, destroy…)', (value) => typeof (value as Sessions | null)?.read === 'function'),
+  features: oneOf('an array of features (sessionLocks, snapshots(…))', (value) => Array.isArray(value) && value.every((f) => typeof (f as Feature | null)?.attach === 'function')),
+};
+
+const hints: Readonly<Record<string, string>> = {
+  snapshotFile: 'snapshots moved to a feature of their own: `features: [snapshots({ file })]`, imported from the store\'s index.ts',
+  snapshotIntervalMs: 'snapshots moved to a feature of their own: `features: [snapshots({ file, intervalMs })]`',
+  ttl: '`defaultTtlMs`, in ms, is the lifetime of a session whose cookie has no expiry',
+  max: 'did you mean `maxSessions`?',
+};
+
+const noop = () => {};
+
+/**
+ * Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary should
+ * log it. Emits `worker-exit` (worker id) when a worker of the attached cluster exits. Features add their own.
+ */
+export class StoreHost extends EventEmitter {
+  readonly sessions: Sessions;
+  readonly limits: Limits;
+  readonly #sweepIntervalMs: number;
+  readonly #ops = new Map<string, { op: AnyOp; state: unknown }>();
+  readonly #features = new Map<Feature, { state: unknown; close?: () => Promise<void> | void }>();
+  readonly #handshake: Handshake;
+  readonly #stats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
+  #deferred: { requests: unknown[]; send: Send; owner: number }[] = [];
+  #detach: (() => void) | undefined;
+
+  constructor(options: StoreHostOptions = {}) {
+    super();
+    checkOptions('ClusterStore.setup()', options, rules, hints);
+    const { maxSessions, defaultTtlMs, absoluteTimeoutMs } = options;
+    if (options.sessions !== undefined && [maxSessions, defaultTtlMs, absoluteTimeoutMs].some((value) => value !== undefined)) {
+      throw new TypeError('ClusterStore.setup(): with `sessions` (a table of your own), set maxSessions, defaultTtlMs and absoluteTimeoutMs on that table');
+    }
+    this.sessions = options.sessions ?? new SessionTable({ maxSessions, defaultTtlMs, absoluteTimeoutMs });
+    this.limits = { maxIdLength: options.maxIdLength ?? 256, maxSessionBytes: options.maxSessionBytes ?? 16_384 };
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    for (const op of coreOps) this.#register(op, undefined);
+    for (const feature of options.features ?? []) {
+      const attached = feature.attach(this);
+      this.#features.set(feature, attached);
+      for (const op of feature.ops ?? []) this.#register(op, attached.state);
+    }
+    this.#handshake = { protocol: PROTOCOL, limits: this.limits, ops: [...this.#ops.keys()] };
+  }
+
+  /** What `feature` keeps in this host (its lock table, say); undefined when the feature is not registered. */
+  state<State>(feature: Feature<State>): State | undefined {
+    return this.#features.get(feature)?.state as State | undefined;
+  }
+
+  /**
+   * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` at the end
+   * of this turn of the event loop (setImmediate), once every channel the poll found readable has been read.
+   * Why that is enough for read-after-write across workers: a worker posts its write before it answers its
+   * visitor, so the write is in that worker's channel before the visitor can even send the request that makes
+   * another worker read. The poll that finds the read readable finds the write too, and libuv reads a readable
+   * pipe until it is empty (up to 32 reads of 64 KiB a turn): larger backlogs are the bound of this guarantee.
+   * Guarded by test/app.test.ts ("read by the other on the very next request, 400 times over").
+   */
+  accept(requests: readonly unknown[], send: Send, owner = 0): void {
+    const answered: unknown[] = [];
+    for (const raw of requests) {
+      if (Array.isArray(raw) && raw[0] === POSTED) this.handle([raw], send, owner);
+      else answered.push(raw);
+    }
+    if (answered.length === 0) return;
+    if (this.#deferred.length === 0) setImmediate(this.#answer);
+    this.#deferred.push({ requests: answered, send, owner });
+  }
+
+  /**
+   * Runs one batch of raw requests in order and returns the replies. Never throws: a malformed request gets an
+   * error reply when it has an id. An op that answers later does so alone, through `send`.
+   */
+  handle(requests: readonly unknown[], send: Send = noop, owner = 0): WireReply[] {
+    const replies: WireReply[] = [];
+    this.#stats.requests += requests.length;
+    const context = new Context(this.sessions, this.#handshake, owner, send);
+    for (const raw of requests) {
+      // Without a usable id there is no one to answer.
+      if (!Array.isArray(raw) || !Number.isSafeInteger(raw[0])) continue;
+      const id = raw[0] as number;
+      try {
+        const value = this.#run(context, id, raw);
+        if (id !== POSTED && value !== LATER) replies.push([id, null, value]);
+      } catch (error) {
+        if (id !== POSTED) replies.push([id, toWireError(error)]);
+        else {
+          this.#stats.rejected++;
+          this.emit('rejected', error);
+        }
+      }
+    }
+    return replies;
+  }
+
+  /** Serves every worker of `cluster` and starts the expiry sweep. */
+  attach(cluster: Cluster): void {
+    if (this.#detach !== undefined) return;
+    const onMessage = (worker: Worker, message: unknown) => {
+      if (!isRequestBatch(message)) return;
+      this.#stats.messagesIn++;
+      const reply = (replies: WireReply[]) => {
+        // A worker that died while its batch was in flight has no one left to read the answer.
+        if (!worker.isConnected()) return;
+        this.#stats.messagesOut++;
+        worker.send({ tag: TAG, c: message.c, r: replies } satisfies ReplyBatch, noop);
+      };
+      this.accept(message.q, reply, worker.id);
+    };
+    const onExit = (worker: Worker) => this.emit('worker-exit', worker.id);
+    cluster.on('message', onMessage);
+    cluster.on('exit', onExit);
+    const sweeper = setInterval(() => this.sessions.sweep(), this.#sweepIntervalMs).unref();
+    this.#detach = () => {
+      cluster.off('message', onMessage);
+      cluster.off('exit', onExit);
+      clearInterval(sweeper);
+    };
+  }
+
+  /** Stops serving, then closes the features in reverse order (snapshots write their last file). */
+  async close(): Promise<void> {
+    this.#detach?.();
+    this.#detach = undefined;
+    for (const { close } of [...this.#features.values()].reverse()) await close?.();
+  }
+
+  stats(): HostStats {
+    return { ...this.#stats, sessions: this.sessions.size };
+  }
+
+  readonly #answer = (): void => {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const { requests, send, owner } of deferred) {
+      const replies = this.handle(requests, send, owner);
+      if (replies.length > 0) send(replies);
+    }
+  };
+
+  #run(context: Context, id: number, raw: unknown[]): unknown {
+    const name = raw[1];
+    const entry = typeof name === 'string' ? this.#ops.get(name) : undefined;
+    if (entry === undefined) {
+      throw badRequest(`this host does not run the op ${JSON.stringify(name) ?? String(name)}; a feature's ops run only where the primary registered the feature: ClusterStore.setup({ features: [...] })`);
+    }
+    if (id === POSTED && !entry.op.postable) throw badRequest(`${name as string} cannot be posted: only writes the worker checked can go unanswered`);
+    const args = raw.slice(2);
+    entry.op.check(args, this.limits);
+    context.id = id;
+    context.state = entry.state;
+    return (entry.op.run as (context: OpContext<unknown>, ...args: unknown[]) => unknown)(context, ...args);
+  }
+
+  #register(op: AnyOp, state: unknown): void {
+    if (this.#ops.has(op.name)) throw new TypeError(`ClusterStore.setup(): two ops are named ${JSON.stringify(op.name)}; give a feature's ops names of their own`);
+    this.#ops.set(op.name, { op, state });
+  }
+}
+
+/**
+ * What an op's `run` is given. One per batch: `id` and `state` are set before each run, and `later()` is only
+ * valid during that synchronous call, which is when ops call it.
+ */
+class Context implements OpContext<unknown> {
+  id = 0;
+  state: unknown = undefined;
+
+  constructor(
+    readonly sessions: Sessions,
+    readonly handshake: Handshake,
+    readonly owner: number,
+    readonly send: Send,
+  ) {}
+
+  later(): (error: unknown, value?: unknown) => void {
+    const { id, send } = this;
+    return (error, value) => send([error ? [id, toWireError(error)] : [id, null, value]]);
+  }
+}

@@ -1,0 +1,94 @@
+// The seam between the host and the sessions it holds, in the primary: the Sessions interface, the rules both
+// tables follow, and the options of the built-in ones. Plug in another table (lru-cache, say) by implementing
+// Sessions and passing it to ClusterStore.setup({ sessions }); run test/store/tables.test.ts against it.
+import { checkOptions, integer } from '../shared/options.js';
+
+/** A session as a read returns it (and as the host sends it): [json, expiresAt in ms, on a whole second]. */
+export type StoredSession = [json: string, expiresAt: number];
+
+/** A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null]. */
+export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null];
+
+/**
+ * What the host needs of a table. Expiry follows `expiresAt` (ms since the epoch; null: `defaultTtlMs` from now),
+ * kept to the second and rounded up. An expired session is never returned. Any string is an id.
+ */
+export interface Sessions {
+  /** Sessions held, expired ones not yet swept included. */
+  readonly size: number;
+  /**
+   * A live session and its expiry. Reading is use: the expiry rolls forward by the lifetime the session was last
+   * saved or touched with (what express-session's touch at the end of the request asks for, so the store can
+   * skip it), and the session becomes the most recently used.
+   */
+  read(sid: string): StoredSession | undefined;
+  /** Stores `json`; an `expiresAt` already past removes the session instead (a logout in all but name). */
+  set(sid: string, json: string, expiresAt: number | null): void;
+  /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
+  touch(sid: string, expiresAt: number | null): void;
+  destroy(sid: string): void;
+  /** Every live session, least recently used first. */
+  entries(): Iterable<[sid: string, json: string, expiresAt: number]>;
+  /** Live sessions: sweeps first. */
+  length(): number;
+  clear(): void;
+  /** Drops every expired session; returns how many went. */
+  sweep(): number;
+  /** Every live session as a record (snapshots), least recently used first. */
+  records(): Iterable<SessionRecord>;
+  /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
+  restore(record: unknown): boolean;
+}
+
+export interface TableOptions {
+  /** Most sessions held at once; beyond it the least recently used are evicted. @default 100_000 */
+  maxSessions?: number | undefined;
+  /** Lifetime of a session whose cookie has no expiry (a browser-session cookie), in ms. @default 86_400_000 */
+  defaultTtlMs?: number | undefined;
+  /**
+   * Absolute lifetime, in ms: a session is gone this long after it was first saved, however often it is used
+   * (OWASP's absolute timeout, beside the idle one). 0: none. @default 0
+   */
+  absoluteTimeoutMs?: number | undefined;
+}
+
+const tableDefaults = { maxSessions: 100_000, defaultTtlMs: 86_400_000, absoluteTimeoutMs: 0 } as const;
+
+export const tableRules = { maxSessions: integer(1), defaultTtlMs: integer(1), absoluteTimeoutMs: integer(0) };
+
+/** The options of a built-in table, checked (a TypeError names a bad one), with the defaults filled in. */
+/** A table's options once checked, every one set. */
+export interface TableSettings {
+  maxSessions: number;
+  defaultTtlMs: number;
+  absoluteTimeoutMs: number;
+}
+
+export function tableOptions(owner: string, options: TableOptions = {}): TableSettings {
+  checkOptions(owner, options, tableRules);
+  return {
+    maxSessions: options.maxSessions ?? tableDefaults.maxSessions,
+    defaultTtlMs: options.defaultTtlMs ?? tableDefaults.defaultTtlMs,
+    absoluteTimeoutMs: options.absoluteTimeoutMs ?? tableDefaults.absoluteTimeoutMs,
+  };
+}
+
+/** The last second a Uint32 holds (early 2106): the fast table's times, and so both tables' bound. */
+export const maxSecond = 2 ** 32 - 1;
+
+/** The second a millisecond time falls in, rounded up: a session never expires before its cookie does. */
+export function toSeconds(ms: number): number {
+  return Math.min(Math.ceil(ms / 1000), maxSecond);
+}
+
+/** How far each use moves the expiry, in s: the lifetime a save or touch asked for, at least a second. */
+export function lifetimeOf(expiresAt: number, now: number): number {
+  return Math.min(Math.max(1, Math.round((expiresAt - now) / 1000)), maxSecond);
+}
+
+export function isRecord(value: unknown): value is SessionRecord {
+  if (!Array.isArray(value) || value.length !== 5) return false;
+  const [sid, json, expiresS, lifetime, deadlineS] = value as unknown[];
+  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= maxSecond;
+  return typeof sid === 'string' && typeof json === 'string' && whole(expiresS) && whole(lifetime) && (deadlineS === null || whole(deadlineS));
+}

@@ -1,0 +1,65 @@
+// Errors of the store, on both sides of the IPC channel: each has a code and the HTTP status an error handler
+// should answer with. Across the channel they travel as plain { name, message, code } and are rebuilt here.
+
+export const ErrorCode = {
+  /** The host did not answer a call within timeoutMs. */
+  timeout: 'ERR_SESSION_STORE_TIMEOUT',
+  /** The primary has not answered lately: calls fail at once until it answers a probe. */
+  unavailable: 'ERR_SESSION_STORE_UNAVAILABLE',
+  /** No host ever answered: the primary never called ClusterStore.setup(). */
+  noHost: 'ERR_SESSION_STORE_NO_HOST',
+  /** The IPC channel to the primary is closed for good. */
+  closed: 'ERR_SESSION_STORE_CLOSED',
+  badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
+  tooLarge: 'ERR_SESSION_TOO_LARGE',
+  internal: 'ERR_SESSION_STORE_INTERNAL',
+  lockWaitTimeout: 'ERR_SESSION_LOCK_WAIT_TIMEOUT',
+  lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',
+  lockCookieMismatch: 'ERR_SESSION_LOCK_COOKIE_MISMATCH',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const statusByCode: Readonly<Record<string, number>> = {
+  [ErrorCode.timeout]: 503,
+  [ErrorCode.unavailable]: 503,
+  [ErrorCode.noHost]: 503,
+  [ErrorCode.closed]: 503,
+  [ErrorCode.lockWaitTimeout]: 503,
+  [ErrorCode.tooLarge]: 413,
+  [ErrorCode.lockQueueFull]: 429,
+};
+
+/** An error raised by the store. `statusCode` lets any Express error handler (the default one too) answer right. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+  readonly code: string;
+  /** 503: the store cannot serve this now, try again; 413: session too large; 429: lock queue full; 500 otherwise. */
+  readonly statusCode: number;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.statusCode = statusByCode[code] ?? 500;
+  }
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+  code: string;
+}
+
+/** Only StoreErrors cross the channel with their message: anything else is a bug in the host, told as such. */
+export function toWireError(error: unknown): WireError {
+  if (error instanceof StoreError) return { name: error.name, message: error.message, code: error.code };
+  return { name: 'StoreError', message: 'session store host failed on this request', code: ErrorCode.internal };
+}
+
+export function fromWireError(wire: WireError): StoreError {
+  return new StoreError(String(wire.code), String(wire.message));
+}
+
+export function badRequest(message: string): StoreError {
+  return new StoreError(ErrorCode.badRequest, `malformed store request: ${message}`);
+}

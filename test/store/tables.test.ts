@@ -1,0 +1,315 @@
+// Both session tables on node:test's mock clock, through the same tests: the fast one (session-table.ts) and the
+// plain reference (plain-table.ts): expiry, sweep, touch, LRU eviction, absolute timeout, hostile ids, records.
+// Then thousands of random operations on both at once must leave them holding exactly the same.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { PlainTable } from '../../src/store/primary/plain-table.js';
+import { SessionTable } from '../../src/store/primary/session-table.js';
+import type { Sessions, TableOptions } from '../../src/store/primary/sessions.js';
+
+const start = 1_700_000_000_000;
+
+const held = (table: Sessions) => [...table.entries()].map(([sid, , expiresAt]) => [sid, expiresAt]);
+const ids = (table: Sessions) => [...table.entries()].map(([sid]) => sid);
+const get = (table: Sessions, sid: string) => table.read(sid)?.[0] ?? null;
+
+const tables: [string, new (options?: TableOptions) => Sessions][] = [
+  ['SessionTable', SessionTable],
+  ['PlainTable', PlainTable],
+];
+
+for (const [name, Table] of tables) {
+  const tableOnMockClock = (t: TestContext, options: TableOptions = {}): Sessions => {
+    t.mock.timers.enable({ apis: ['Date'], now: start });
+    return new Table(options);
+  };
+
+  test(`${name}: get: returns the JSON that was set, and null for an id never stored`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{"n":1}', start + 1000);
+    assert.equal(get(table, 'a'), '{"n":1}');
+    assert.equal(get(table, 'b'), null);
+  });
+
+  test(`${name}: get: an unknown id creates nothing`, (t) => {
+    const table = tableOnMockClock(t);
+    for (let i = 0; i < 100; i++) get(table, `probe-${i}`);
+    table.touch('probe-x', start + 1000);
+    assert.equal(table.size, 0);
+  });
+
+  test(`${name}: expiry: kept to the second, rounded up: a session never expires before its cookie`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 1500);
+    assert.deepEqual(held(table), [['a', start + 2000]]);
+    t.mock.timers.tick(1999);
+    assert.equal(table.size, 1);
+    t.mock.timers.tick(1);
+    assert.equal(get(table, 'a'), null);
+  });
+
+  test(`${name}: expiry: a session left alone expires at its cookie.expires and is never returned after`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 1000);
+    t.mock.timers.tick(999);
+    assert.deepEqual(held(table), [['a', start + 1000]]);
+    t.mock.timers.tick(1);
+    assert.equal(get(table, 'a'), null);
+    assert.equal(table.size, 0, 'an expired session read is also dropped');
+  });
+
+  test(`${name}: expiry: a session without cookie expiry lives defaultTtlMs`, (t) => {
+    const table = tableOnMockClock(t, { defaultTtlMs: 5000 });
+    table.set('a', '{}', null);
+    assert.deepEqual(held(table), [['a', start + 5000]]);
+    t.mock.timers.tick(5000);
+    assert.equal(get(table, 'a'), null);
+  });
+
+  test(`${name}: set: a session that is already expired is removed instead of stored`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 1000);
+    table.set('a', '{}', start - 1);
+    assert.equal(table.size, 0);
+  });
+
+  test(`${name}: sweep: removes the expired sessions nobody reads again, and says how many`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('short', '{}', start + 10_000);
+    table.set('long', '{}', start + 600_000);
+    t.mock.timers.tick(9_999);
+    assert.equal(table.sweep(), 0);
+    t.mock.timers.tick(1);
+    assert.equal(table.sweep(), 1);
+    assert.equal(table.size, 1);
+    assert.equal(get(table, 'long'), '{}');
+  });
+
+  test(`${name}: get: rolls the expiry forward by the lifetime the session was saved with`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 10_000); // a 10 s lifetime
+    t.mock.timers.tick(8000);
+    assert.equal(table.read('a')?.[1], start + 18_000, 'read at 8 s: now expires at 18 s');
+    t.mock.timers.tick(9999);
+    assert.deepEqual(held(table), [['a', start + 18_000]], 'alive at 17.999 s thanks to the read');
+    t.mock.timers.tick(1);
+    assert.equal(get(table, 'a'), null, 'idle for a whole lifetime since: gone');
+  });
+
+  test(`${name}: touch: moves expiry without rewriting the data, and sets the lifetime later reads roll by`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{"cart":[1]}', start + 1000);
+    t.mock.timers.tick(900);
+    table.touch('a', start + 5000);
+    assert.deepEqual(held(table), [['a', start + 5000]]);
+    assert.equal(table.read('a')?.[0], '{"cart":[1]}');
+    assert.equal(table.read('a')?.[1], start + 900 + 4100, 'a read rolls by the 4.1 s the touch gave');
+    t.mock.timers.tick(4100);
+    assert.equal(get(table, 'a'), null);
+  });
+
+  test(`${name}: absoluteTimeoutMs: a session ends that long after it was first saved, however much it is used and saved`, (t) => {
+    const table = tableOnMockClock(t, { absoluteTimeoutMs: 10_000 });
+    table.set('a', '{"v":1}', start + 5000);
+    for (let s = 1; s <= 9; s++) {
+      t.mock.timers.tick(1000);
+      if (s % 2) table.touch('a', Date.now() + 5000);
+      else table.set('a', `{"v":${s}}`, Date.now() + 5000);
+      assert.ok(table.read('a'), `alive at ${s} s`);
+    }
+    assert.equal(table.read('a')?.[1], start + 10_000, 'rolling stops at the deadline');
+    t.mock.timers.tick(1000);
+    assert.equal(get(table, 'a'), null, 'gone at 10 s, though used every second');
+    table.set('a', '{"v":"again"}', Date.now() + 5000);
+    assert.equal(table.read('a')?.[1], start + 15_000, 'a session saved anew starts a new deadline');
+  });
+
+  test(`${name}: absoluteTimeoutMs: 0 (the default) sets no deadline`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 5000);
+    for (let i = 0; i < 20; i++) {
+      t.mock.timers.tick(4000);
+      table.touch('a', Date.now() + 5000);
+    }
+    assert.equal(get(table, 'a'), '{}', 'alive after 80 s of use');
+  });
+
+  test(`${name}: records and restore: a snapshot round trip keeps expiry, lifetime and deadline; expired records are skipped`, (t) => {
+    const table = tableOnMockClock(t, { absoluteTimeoutMs: 60_000 });
+    table.set('a', '{"a":1}', start + 5000);
+    table.set('b', '{"b":1}', start + 20_000);
+    const records = [...table.records()];
+    assert.deepEqual(records, [
+      ['a', '{"a":1}', start / 1000 + 5, 5, start / 1000 + 60],
+      ['b', '{"b":1}', start / 1000 + 20, 20, start / 1000 + 60],
+    ]);
+    t.mock.timers.tick(10_000);
+    const restored = new Table({ absoluteTimeoutMs: 60_000 });
+    assert.deepEqual(records.map((record) => restored.restore(record)), [true, true]);
+    assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
+    assert.equal(restored.read('b')?.[1], start + 30_000, 'its lifetime came back with it');
+    assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
+  });
+
+  test(`${name}: touch: does not bring back an expired session`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 1000);
+    t.mock.timers.tick(1000);
+    table.touch('a', start + 60_000);
+    assert.equal(get(table, 'a'), null);
+  });
+
+  test(`${name}: maxSessions: evicts the least recently used, not the oldest written`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 3 });
+    const later = start + 60_000;
+    table.set('a', '{}', later);
+    table.set('b', '{}', later);
+    table.set('c', '{}', later);
+    get(table, 'a'); // a is now the most recently used; b the least
+    table.touch('c', later);
+    table.set('d', '{}', later);
+    assert.equal(table.size, 3);
+    assert.equal(get(table, 'b'), null, 'b, least recently used, was evicted');
+    for (const sid of ['a', 'c', 'd']) assert.equal(get(table, sid), '{}', `${sid} kept`);
+  });
+
+  test(`${name}: maxSessions: a burst of new sessions keeps the count at the bound`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 100 });
+    for (let i = 0; i < 10_000; i++) table.set(`s${i}`, '{}', start + 60_000);
+    assert.equal(table.size, 100);
+    assert.equal(get(table, 's9999'), '{}');
+    assert.equal(get(table, 's9899'), null);
+  });
+
+  test(`${name}: maxSessions: 20,000 random gets, touches, sets and destroys keep exactly the entries a reference LRU keeps`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 50 });
+    const reference: string[] = []; // least recently used first
+    const use = (sid: string) => {
+      const at = reference.indexOf(sid);
+      if (at >= 0) reference.splice(at, 1);
+      reference.push(sid);
+    };
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 20_000; i++) {
+      const sid = `s${random(120)}`;
+      const present = reference.includes(sid);
+      switch (random(4)) {
+        case 0:
+          table.set(sid, '{}', start + 60_000);
+          use(sid);
+          if (reference.length > 50) reference.shift();
+          break;
+        case 1:
+          assert.equal(get(table, sid), present ? '{}' : null);
+          if (present) use(sid);
+          break;
+        case 2:
+          table.touch(sid, start + 60_000);
+          if (present) use(sid);
+          break;
+        case 3:
+          table.destroy(sid);
+          if (present) reference.splice(reference.indexOf(sid), 1);
+          break;
+      }
+    }
+    assert.deepEqual(
+      ids(table),
+      reference,
+    );
+  });
+
+  test(`${name}: hostile ids: __proto__, constructor and toString are ordinary ids`, (t) => {
+    const table = tableOnMockClock(t);
+    const hostile = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', ''];
+    for (const sid of hostile) assert.equal(get(table, sid), null, `${sid} absent before set`);
+    hostile.forEach((sid, i) => table.set(sid, `{"i":${i}}`, start + 1000));
+    hostile.forEach((sid, i) => assert.equal(get(table, sid), `{"i":${i}}`));
+    assert.deepEqual(ids(table), hostile);
+  });
+
+  test(`${name}: all, length, clear: count and list live sessions only`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{"a":1}', start + 1000);
+    table.set('b', '{"b":1}', start + 5000);
+    t.mock.timers.tick(2000);
+    assert.equal(table.length(), 1);
+    assert.deepEqual([...table.entries()].map(([sid, json]) => [sid, json]), [['b', '{"b":1}']]);
+    table.clear();
+    assert.equal(table.length(), 0);
+    assert.deepEqual(ids(table), []);
+  });
+
+  test(`${name}: expiry: a cookie that expires in the year 9999 is held until 2106 at least, never wrapped into the past`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('forever', '{}', Date.UTC(9999, 0, 1));
+    const [[, expiresAt]] = held(table) as [[string, number]];
+    assert.equal(expiresAt, (2 ** 32 - 1) * 1000);
+    assert.equal(get(table, 'forever'), '{}', 'a read rolls it by its lifetime, kept within range too');
+    assert.equal(held(table)[0]![1], (2 ** 32 - 1) * 1000);
+  });
+
+  test(`${name}: options: an unknown name or a bad value throws a TypeError naming the option`, () => {
+    assert.throws(() => new Table({ maxSessions: 0 }), { name: 'TypeError', message: `${name}: \`maxSessions\` must be an integer >= 1, got 0` });
+    assert.throws(() => new Table({ defaultTtlMs: 1.5 }), { name: 'TypeError', message: /`defaultTtlMs`/ });
+    assert.throws(() => new Table({ ttl: 60 } as TableOptions), { name: 'TypeError', message: /`ttl` is not an option/ });
+  });
+}
+
+test('SessionTable matches PlainTable: 30,000 random operations on a moving clock leave both holding the same', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: start });
+  const options = { maxSessions: 40, defaultTtlMs: 20_000, absoluteTimeoutMs: 90_000 };
+  const fast = new SessionTable(options);
+  const plain = new PlainTable(options);
+  const random = seeded(11);
+  const counts = new Map<string, number>();
+  let full = 0; // steps at which the bound was reached, so eviction was exercised
+  for (let i = 0; i < 30_000; i++) {
+    const sid = random(50) === 0 ? '__proto__' : `s${random(100)}`;
+    const expiresAt = random(5) === 0 ? null : Date.now() + random(60_000) - 5000;
+    const op = ['set', 'set', 'set', 'read', 'read', 'touch', 'destroy', 'tick', 'sweep', 'length'][random(10)]!;
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+    switch (op) {
+      case 'set':
+        fast.set(sid, `{"i":${i}}`, expiresAt);
+        plain.set(sid, `{"i":${i}}`, expiresAt);
+        break;
+      case 'read':
+        assert.deepEqual(fast.read(sid), plain.read(sid), `read ${sid} at step ${i}`);
+        break;
+      case 'touch':
+        fast.touch(sid, expiresAt);
+        plain.touch(sid, expiresAt);
+        break;
+      case 'destroy':
+        fast.destroy(sid);
+        plain.destroy(sid);
+        break;
+      case 'tick':
+        t.mock.timers.tick(random(400));
+        break;
+      case 'sweep':
+        assert.equal(fast.sweep(), plain.sweep(), `sweep at step ${i}`);
+        break;
+      case 'length':
+        assert.equal(fast.length(), plain.length(), `length at step ${i}`);
+        break;
+    }
+    if (fast.size === options.maxSessions) full++;
+    if (i % 1000 === 0) assert.deepEqual([...fast.records()], [...plain.records()], `records at step ${i}`);
+  }
+  assert.deepEqual([...fast.records()], [...plain.records()]);
+  assert.ok([...counts.values()].every((count) => count > 1000), `every kind of operation ran: ${JSON.stringify([...counts])}`);
+  assert.ok(full > 1000, `the tables were full at ${full} steps: eviction ran`);
+});
+
+/** A small seeded generator (mulberry32): the same sequence every run, good in its low bits too. */
+function seeded(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+}
