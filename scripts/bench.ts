@@ -1,6 +1,7 @@
 // `npm run bench`: the same session-aware load against variants of the same app and worker count, alternated
 // round by round; medians and ratios to the unshared MemoryStore, as a markdown table (or --json).
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
 import { startCpuWindow } from './lib/cpu.js';
@@ -18,6 +19,8 @@ interface Variant {
   servers?: () => number[];
   /** The primary hosts the sessions: its CPU and IPC messages are reported. */
   hosted?: boolean;
+  /** Another checkout of this project to run (--baseline), for a before/after comparison in one run. */
+  cwd?: string;
 }
 
 const allVariants: Variant[] = [
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '2' },
       variants: { type: 'string', default: allVariants.map((v) => v.name).join(',') },
       workloads: { type: 'string', default: 'returning,fresh' },
+      baseline: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -75,6 +79,12 @@ async function main(): Promise<void> {
   const connections = Number(values.connections);
   const workloads = values.workloads.split(',') as Workload[];
   const chosen = allVariants.filter((v) => values.variants.split(',').includes(v.name));
+  if (values.baseline !== undefined) {
+    // The same cluster variant from another checkout (with its own node_modules), alternated with this one.
+    const cwd = path.resolve(values.baseline);
+    chosen.push({ name: 'baseline', label: `ClusterStore of --baseline ${cwd}`, path: '/hello', env: { SESSION_STORE: 'cluster' }, hosted: true, cwd });
+    comparisons.push({ variant: 'cluster', over: 'baseline', label: 'ClusterStore ÷ --baseline (this checkout over the other)' });
+  }
   const say = (line: string) => (values.json ? undefined : console.error(line));
   const cleanups: (() => unknown)[] = [];
   const redis = chosen.find((v) => v.name === 'redis');
@@ -96,7 +106,7 @@ async function main(): Promise<void> {
       say(`starting ${variant.name}…`);
       // METRICS=false: the store comparison should not count ClusterStore's own instrumentation against it.
       const env = { NODE_ENV: 'test', WEB_CONCURRENCY: values.workers, METRICS: 'false', ...variant.env };
-      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), env));
+      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), env, { cwd: variant.cwd }));
     }
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {

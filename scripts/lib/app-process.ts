@@ -46,11 +46,11 @@ export function startCommand(): string[] {
 export async function startApp(
   cleanup: (fn: () => unknown) => void,
   env: Record<string, string> = {},
-  options: { waitForWorkers?: boolean; command?: string[] } = {},
+  options: { waitForWorkers?: boolean; command?: string[]; /** Another checkout to start instead of this one. */ cwd?: string } = {},
 ): Promise<AppProcess> {
   const [program, ...args] = (options.command ?? startCommand()) as [string, ...string[]];
   const child = spawn(program, args, {
-    cwd: root,
+    cwd: options.cwd ?? root,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: cleanup can reach the workers too, by the primary's PID

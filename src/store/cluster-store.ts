@@ -4,7 +4,7 @@
 import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { Store, type SessionData } from 'express-session';
-import { StoreHost, type StoreHostOptions } from './primary/host.js';
+import { StoreHost, type Feature, type StoreHostOptions } from './primary/host.js';
 import type { StoredSession } from './primary/sessions.js';
 import { ErrorCode, type StoreError } from './shared/errors.js';
 import { ops, type Op } from './shared/ops.js';
@@ -110,12 +110,16 @@ export class ClusterStore extends Store {
     this.call(ops.get, [sid], (error, found) => this.#decoded(callback, error, found as StoredSession | null));
   }
 
-  /** express-session builds req.session from what get() returned: carry the mark over, and tell listeners. */
+  /**
+   * express-session builds req.session from what get() returned: carry the mark over. On a request's first load
+   * (not a reload) tell `load` listeners; express-session catches what they throw and passes it to next().
+   */
   override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
+    const firstLoad = req.session === undefined;
     const session = super.createSession(req, data);
     const rolled = (data as Marked)[rolledTo];
     if (rolled !== undefined) (session as Marked)[rolledTo] = rolled;
-    this.emit('load', req);
+    if (firstLoad) this.emit('load', req);
     return session;
   }
 
@@ -143,7 +147,11 @@ export class ClusterStore extends Store {
       if (error) return callback(error);
       // Any string is a session id, "__proto__" included: build on a prototype-less object.
       const sessions = Object.create(null) as Record<string, SessionData>;
-      for (const [sid, json] of pairs as [string, string][]) sessions[sid] = JSON.parse(json) as SessionData;
+      try {
+        for (const [sid, json] of pairs!) sessions[sid] = JSON.parse(json) as SessionData;
+      } catch (parseError) {
+        return callback(parseError);
+      }
       callback(null, sessions);
     });
   }
@@ -242,7 +250,9 @@ function expiryOf(session: SessionData): number | null {
   return Number.isFinite(time) ? time : null;
 }
 
+/** Options compare by value; features (the one array) by identity, or by name and the settings they were made with. */
 function sameOption(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i]);
-  return a === b;
+  if (!Array.isArray(a) || !Array.isArray(b)) return a === b;
+  const same = (x: Feature, y: Feature) => x === y || (x.name === y.name && JSON.stringify(x.settings) === JSON.stringify(y.settings));
+  return a.length === b.length && (a as Feature[]).every((feature, i) => same(feature, b[i] as Feature));
 }

@@ -124,6 +124,16 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
   assert.equal((answered as unknown as [[number, null, [string, number]]])[0][2][0], '{"v":2}', 'the write read after it in the same turn is seen');
 });
 
+test('accept: writes run at once in the order sent, answered or posted: a clear then a posted set leaves the set', async () => {
+  const host = new StoreHost();
+  const answers: unknown[] = [];
+  host.accept([[0, 'set', 'before', '{}', future()], [1, 'clear'], [0, 'set', 'after', '{}', future()], [2, 'length']], (replies) => answers.push(...replies));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(answers, [[1, null, undefined], [2, null, 1]], 'the clear is answered; the read at the end of the turn sees one session');
+  assert.equal(host.sessions.read('after')?.[0], '{}', 'the write sent after the clear survives it');
+  assert.equal(host.sessions.read('before'), undefined, 'the write sent before the clear is cleared');
+});
+
 test('handshake: hello answers the protocol, the limits every store then checks against, and the ops it runs', () => {
   const plain = new StoreHost({ maxSessionBytes: 4096, maxIdLength: 100 });
   const [[, error, handshake]] = plain.handle([[1, 'hello']]) as [[number, null, { protocol: number; limits: object; ops: string[] }]];

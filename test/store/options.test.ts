@@ -1,6 +1,11 @@
 // Setting the store up wrong fails at once, naming the fix: a store before its host, a second setup() with other
 // options, unknown option names (habits from other stores), wrong types, options that moved.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { ClusterStore, ErrorCode, sessionLock, snapshots } from '../../src/store/index.js';
 
@@ -16,6 +21,22 @@ test('ClusterStore.setup(): again with the same options returns the same host; w
     message: 'ClusterStore.setup() was already called with other options (`maxSessions`, `defaultTtlMs`): call it once, before forking',
   });
   assert.throws(() => ClusterStore.setup(), { name: 'TypeError', message: /other options \(`maxSessions`, `maxSessionBytes`\)/ }, 'no options is other options too');
+  assert.throws(() => ClusterStore.setup({ maxSessions: 500, maxSessionBytes: 2048, features: [snapshots({ file: 'a.jsonl' })] }), { name: 'TypeError', message: /\(`features`\)/ });
+});
+
+test('ClusterStore.setup(): features compare by name and settings, so setup() twice with snapshots({ file }) made anew returns the same host', (t) => {
+  // setup() keeps one host per process: this needs a process whose first setup() has a feature.
+  const dir = mkdtempSync(path.join(tmpdir(), 'ecs-setup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = pathToFileURL(fileURLToPath(new URL('../../src/store/index.ts', import.meta.url))).href;
+  const script = `import { ClusterStore, snapshots } from ${JSON.stringify(store)};
+const file = ${JSON.stringify(path.join(dir, 'sessions.jsonl'))};
+const first = ClusterStore.setup({ features: [snapshots({ file })] });
+console.log(first === ClusterStore.setup({ features: [snapshots({ file })] }) ? 'same host' : 'another host');
+try { ClusterStore.setup({ features: [snapshots({ file: file + '.other' })] }); } catch (error) { console.log(error.message); }
+await first.close();`;
+  const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(output.trim().split('\n'), ['same host', 'ClusterStore.setup() was already called with other options (`features`): call it once, before forking']);
 });
 
 test('new ClusterStore(): an unknown option name or a wrong type throws a TypeError naming the option', () => {

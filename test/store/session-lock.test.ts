@@ -164,3 +164,11 @@ test('sessionLock: a lock watching another cookie than express-session fails the
   assert.equal(answer.json.code, 'ERR_SESSION_LOCK_COOKIE_MISMATCH');
   assert.match(String(answer.json.error), /sessionLock watches the cookie "connect\.sid", but express-session loaded a session from another cookie: pass express-session's `name` as sessionLock's `cookieName`/);
 });
+
+test('sessionLock: a cookieless request that saves and reloads its new session is served (a reload is no cookie mismatch)', async (t) => {
+  const { url, workers } = await lockCluster(t, { LOCK: 'true' });
+  const answer = await post(`${url}/start-and-reload`);
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(answer.json.count, 0);
+  assert.ok(workers.every((worker) => !worker.isDead()), 'no worker crashed');
+});

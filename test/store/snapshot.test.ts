@@ -1,6 +1,6 @@
 // Snapshots on a real file system: a round trip, and every way a file can be bad (moved aside, table empty).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -65,4 +65,23 @@ test('snapshots feature: a host with snapshots({ file }) writes at close() and t
 test('snapshots feature: options are checked like every other', () => {
   assert.throws(() => snapshots({} as never), { name: 'TypeError', message: /`file` is required/ });
   assert.throws(() => snapshots({ file: 'x', interval: 5 } as never), { name: 'TypeError', message: /`interval` is not an option; the options are `file`, `intervalMs`/ });
+});
+
+test('snapshot: sessions read while the file is being written are written once each', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const table = new SessionTable();
+  for (let i = 0; i < 5000; i++) table.set(`s${i}`, '{}', Date.now() + 60_000);
+  // Traffic during the write: every read moves its session to the end of the table's order.
+  let reads = 0;
+  const traffic = setInterval(() => {
+    for (let i = 0; i < 500; i++) table.read(`s${(reads++ * 7) % 5000}`);
+  }, 0);
+  t.after(() => clearInterval(traffic));
+  const count = await saveSnapshot(table, file);
+  clearInterval(traffic);
+  const ids = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((line) => (JSON.parse(line) as [string])[0]);
+  assert.ok(reads > 0, 'sessions were read while the snapshot was written');
+  assert.equal(count, 5000);
+  assert.equal(new Set(ids).size, ids.length, 'no session twice');
+  assert.equal(ids.length, 5000);
 });

@@ -149,6 +149,8 @@ for (const [name, Table] of tables) {
     assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
     assert.equal(restored.read('b')?.[1], start + 30_000, 'its lifetime came back with it');
     assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
+    assert.equal(restored.restore(['x', '{}', start / 1000 + 60, 5, 0]), false, 'a deadline of 0 is malformed, not "none" (that is null)');
+    assert.equal(restored.restore(['x', '{}', start / 1000 + 60, 0, null]), false, 'so is a lifetime of 0');
   });
 
   test(`${name}: touch: does not bring back an expired session`, (t) => {

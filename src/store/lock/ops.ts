@@ -24,6 +24,7 @@ export const lock = defineOp<
 >({
   name: 'lock',
   postable: false,
+  read: true, // the grant carries the session: it must see this turn's writes like a get
   check(args) {
     const [key, waitMs, holdMs, maxWaiters, sid] = args;
     if (args.length !== 5 || !isKey(key)) throw badRequest(`lock: the key must be a non-empty string of at most ${maxLockKeyLength} characters`);
@@ -48,6 +49,7 @@ export const lock = defineOp<
 export const unlock = defineOp<[key: string, token: number], void, LockTable>({
   name: 'unlock',
   postable: true,
+  read: false,
   check(args) {
     if (args.length !== 2 || !isKey(args[0])) throw badRequest(`unlock: the key must be a non-empty string of at most ${maxLockKeyLength} characters`);
     if (!isCount(args[1], Number.MAX_SAFE_INTEGER)) throw badRequest('unlock: the token must be a positive integer');

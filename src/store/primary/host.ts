@@ -16,6 +16,8 @@ import { tableRules, type Sessions, type TableOptions } from './sessions.js';
 export interface Feature<State = unknown> {
   readonly name: string;
   readonly ops?: readonly AnyOp[];
+  /** What the feature was made with: setup() called again compares features by name and settings. */
+  readonly settings?: Readonly<Record<string, unknown>>;
   /** Called once by the host's constructor: returns the state its ops are given, and what to do at close(). */
   attach(host: StoreHost): { state: State; close?: () => Promise<void> | void };
 }
@@ -74,7 +76,8 @@ export class StoreHost extends EventEmitter {
   readonly #features = new Map<Feature, { state: unknown; close?: () => Promise<void> | void }>();
   readonly #handshake: Handshake;
   readonly #stats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
-  #deferred: { requests: unknown[]; send: Send; owner: number }[] = [];
+  /** Reads waiting for the end of the turn, with the replies their batch already has. */
+  #deferred: { requests: unknown[]; send: Send; owner: number; replies: WireReply[] }[] = [];
   #detach: (() => void) | undefined;
 
   constructor(options: StoreHostOptions = {}) {
@@ -87,11 +90,15 @@ export class StoreHost extends EventEmitter {
     this.sessions = options.sessions ?? new SessionTable({ maxSessions, defaultTtlMs, absoluteTimeoutMs });
     this.limits = { maxIdLength: options.maxIdLength ?? 256, maxSessionBytes: options.maxSessionBytes ?? 16_384 };
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
-    for (const op of coreOps) this.#register(op, undefined);
-    for (const feature of options.features ?? []) {
+    const features = options.features ?? [];
+    const names = [...coreOps, ...features.flatMap((feature) => feature.ops ?? [])].map((op) => op.name);
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined) throw new TypeError(`ClusterStore.setup(): two ops are named ${JSON.stringify(twice)}; give a feature's ops names of their own`);
+    for (const op of coreOps) this.#ops.set(op.name, { op, state: undefined });
+    for (const feature of features) {
       const attached = feature.attach(this);
       this.#features.set(feature, attached);
-      for (const op of feature.ops ?? []) this.#register(op, attached.state);
+      for (const op of feature.ops ?? []) this.#ops.set(op.name, { op, state: attached.state });
     }
     this.#handshake = { protocol: PROTOCOL, limits: this.limits, ops: [...this.#ops.keys()] };
   }
@@ -102,23 +109,26 @@ export class StoreHost extends EventEmitter {
   }
 
   /**
-   * Takes one batch from a worker. Posted writes apply at once; the rest is answered through `send` at the end
-   * of this turn of the event loop (setImmediate), once every channel the poll found readable has been read.
-   * Why that is enough for read-after-write across workers: a worker posts its write before it answers its
-   * visitor, so the write is in that worker's channel before the visitor can even send the request that makes
-   * another worker read. The poll that finds the read readable finds the write too, and libuv reads a readable
-   * pipe until it is empty (up to 32 reads of 64 KiB a turn): larger backlogs are the bound of this guarantee.
-   * Guarded by test/app.test.ts ("read by the other on the very next request, 400 times over").
+   * Takes one batch from a worker. Writes (and anything that is not a read) run at once, in the order sent;
+   * reads are answered through `send` at the end of this turn of the event loop (setImmediate), once every
+   * channel the poll found readable has been read. Why that is enough for read-after-write across workers: a
+   * worker posts its write before it answers its visitor, so the write is in that worker's channel before the
+   * visitor can even send the request that makes another worker read. The poll that finds the read readable
+   * finds the write too, and libuv reads a readable pipe until it is empty (up to 32 reads of 64 KiB a turn):
+   * larger backlogs are the bound of this guarantee. Guarded by the template's test/primary.test.ts ("read by the
+   * other on the very next request, 400 times over").
    */
   accept(requests: readonly unknown[], send: Send, owner = 0): void {
-    const answered: unknown[] = [];
-    for (const raw of requests) {
-      if (Array.isArray(raw) && raw[0] === POSTED) this.handle([raw], send, owner);
-      else answered.push(raw);
+    const now: unknown[] = [];
+    const reads: unknown[] = [];
+    for (const raw of requests) (this.#ops.get((raw as unknown[] | null)?.[1] as string)?.op.read === true ? reads : now).push(raw);
+    const replies = now.length > 0 ? this.handle(now, send, owner) : [];
+    if (reads.length === 0) {
+      if (replies.length > 0) send(replies);
+      return;
     }
-    if (answered.length === 0) return;
     if (this.#deferred.length === 0) setImmediate(this.#answer);
-    this.#deferred.push({ requests: answered, send, owner });
+    this.#deferred.push({ requests: reads, send, owner, replies });
   }
 
   /**
@@ -186,8 +196,8 @@ export class StoreHost extends EventEmitter {
   readonly #answer = (): void => {
     const deferred = this.#deferred;
     this.#deferred = [];
-    for (const { requests, send, owner } of deferred) {
-      const replies = this.handle(requests, send, owner);
+    for (const { requests, send, owner, replies } of deferred) {
+      replies.push(...this.handle(requests, send, owner));
       if (replies.length > 0) send(replies);
     }
   };
@@ -206,10 +216,6 @@ export class StoreHost extends EventEmitter {
     return (entry.op.run as (context: OpContext<unknown>, ...args: unknown[]) => unknown)(context, ...args);
   }
 
-  #register(op: AnyOp, state: unknown): void {
-    if (this.#ops.has(op.name)) throw new TypeError(`ClusterStore.setup(): two ops are named ${JSON.stringify(op.name)}; give a feature's ops names of their own`);
-    this.#ops.set(op.name, { op, state });
-  }
 }
 
 /**

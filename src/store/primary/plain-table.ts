@@ -1,6 +1,6 @@
 // The sessions as plainly as they can be kept, in the primary: a Map of id → entry object. The reference the fast
-// table (session-table.ts) must match: the same tests run against both (test/store/tables.test.ts). It is also a
-// working table: ClusterStore.setup({ sessions: new PlainTable() }) trades about 80 bytes a session for clarity.
+// table (session-table.ts) must match: the same tests run against both (the template's test/store/tables.test.ts).
+// It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory for clarity.
 import { isRecord, lifetimeOf, maxSecond, tableOptions, toSeconds, type SessionRecord, type Sessions, type StoredSession, type TableOptions, type TableSettings } from './sessions.js';
 
 interface Entry {

@@ -1,13 +1,12 @@
 // The fast table, in the primary: the sessions with expiry and a least-recently-used bound, without an object per
-// session. The Map holds each id's slot number (a small integer), and a slot's JSON and times live in flat arrays:
-// heap per session is the id, the JSON and little else (`npm run bench:store` measures it). Times are kept to the second, as cookies keep them, in 32-bit
-// unsigned integers (good until 2106). It must behave exactly as plain-table.ts: test/store/tables.test.ts runs both.
-import { isRecord, lifetimeOf, maxSecond, tableOptions, toSeconds, type SessionRecord, type Sessions, type StoredSession, type TableOptions } from './sessions.js';
+// session. The Map holds each id's slot number (a small integer), and a slot's JSON and times live in flat
+// arrays: heap per session is the id, the JSON and little else (`npm run bench:store` measures it). Times are
+// kept to the second, as cookies keep them, in 32-bit unsigned integers (good until 2106). It must behave exactly
+// as plain-table.ts: the template's test/store/tables.test.ts runs both through the same tests.
+import { isRecord, lifetimeOf, maxSecond, tableOptions, toSeconds, type SessionRecord, type Sessions, type StoredSession, type TableOptions, type TableSettings } from './sessions.js';
 
 export class SessionTable implements Sessions {
-  readonly maxSessions: number;
-  readonly defaultTtlMs: number;
-  readonly absoluteTimeoutMs: number;
+  readonly #options: TableSettings;
   // id → slot. Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
   readonly #slots = new Map<string, number>();
   #json: string[] = [];
@@ -24,7 +23,7 @@ export class SessionTable implements Sessions {
   #oldest: Iterator<string> | undefined;
 
   constructor(options: TableOptions = {}) {
-    ({ maxSessions: this.maxSessions, defaultTtlMs: this.defaultTtlMs, absoluteTimeoutMs: this.absoluteTimeoutMs } = tableOptions('SessionTable', options));
+    this.#options = tableOptions('SessionTable', options);
   }
 
   get size(): number {
@@ -43,7 +42,7 @@ export class SessionTable implements Sessions {
 
   set(sid: string, json: string, expiresAt: number | null): void {
     const now = Date.now();
-    const expiry = expiresAt ?? now + this.defaultTtlMs;
+    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
     if (expiry <= now) {
       // A session saved already expired is a logout in all but name.
       this.#remove(sid);
@@ -51,9 +50,9 @@ export class SessionTable implements Sessions {
     }
     // The absolute deadline is set when a session is first saved, and kept by every later save.
     let deadlineS = Infinity;
-    if (this.absoluteTimeoutMs > 0) {
+    if (this.#options.absoluteTimeoutMs > 0) {
       const current = this.#live(sid, now);
-      deadlineS = current === undefined ? toSeconds(now + this.absoluteTimeoutMs) : this.#deadline(current);
+      deadlineS = current === undefined ? toSeconds(now + this.#options.absoluteTimeoutMs) : this.#deadline(current);
     }
     this.#insert(sid, json, Math.min(toSeconds(expiry), deadlineS), lifetimeOf(expiry, now), deadlineS);
   }
@@ -62,7 +61,7 @@ export class SessionTable implements Sessions {
     const now = Date.now();
     const slot = this.#live(sid, now);
     if (slot === undefined) return;
-    const expiry = expiresAt ?? now + this.defaultTtlMs;
+    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
     if (expiry <= now) {
       this.#remove(sid);
       return;
@@ -153,7 +152,7 @@ export class SessionTable implements Sessions {
     this.#lifetimeS[slot] = lifetime;
     if (Number.isFinite(deadlineS)) (this.#deadlineS ??= new Uint32Array(this.#expiresS.length))[slot] = deadlineS;
     else if (this.#deadlineS !== undefined) this.#deadlineS[slot] = 0;
-    if (this.#slots.size > this.maxSessions) this.#evictOldest();
+    if (this.#slots.size > this.#options.maxSessions) this.#evictOldest();
   }
 
   #remove(sid: string): void {
@@ -187,7 +186,7 @@ export class SessionTable implements Sessions {
   }
 
   #evictOldest(): void {
-    while (this.#slots.size > this.maxSessions) {
+    while (this.#slots.size > this.#options.maxSessions) {
       this.#oldest ??= this.#slots.keys();
       const next = this.#oldest.next();
       if (next.done === true) {

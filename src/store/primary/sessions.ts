@@ -56,7 +56,6 @@ const tableDefaults = { maxSessions: 100_000, defaultTtlMs: 86_400_000, absolute
 
 export const tableRules = { maxSessions: integer(1), defaultTtlMs: integer(1), absoluteTimeoutMs: integer(0) };
 
-/** The options of a built-in table, checked (a TypeError names a bad one), with the defaults filled in. */
 /** A table's options once checked, every one set. */
 export interface TableSettings {
   maxSessions: number;
@@ -64,6 +63,7 @@ export interface TableSettings {
   absoluteTimeoutMs: number;
 }
 
+/** The options of a built-in table, checked (a TypeError names a bad one), with the defaults filled in. */
 export function tableOptions(owner: string, options: TableOptions = {}): TableSettings {
   checkOptions(owner, options, tableRules);
   return {
@@ -89,6 +89,6 @@ export function lifetimeOf(expiresAt: number, now: number): number {
 export function isRecord(value: unknown): value is SessionRecord {
   if (!Array.isArray(value) || value.length !== 5) return false;
   const [sid, json, expiresS, lifetime, deadlineS] = value as unknown[];
-  const whole = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= maxSecond;
-  return typeof sid === 'string' && typeof json === 'string' && whole(expiresS) && whole(lifetime) && (deadlineS === null || whole(deadlineS));
+  const second = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1 && (n as number) <= maxSecond;
+  return typeof sid === 'string' && typeof json === 'string' && second(expiresS) && second(lifetime) && (deadlineS === null || second(deadlineS));
 }

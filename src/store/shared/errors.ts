@@ -10,6 +10,9 @@ export const ErrorCode = {
   noHost: 'ERR_SESSION_STORE_NO_HOST',
   /** The IPC channel to the primary is closed for good. */
   closed: 'ERR_SESSION_STORE_CLOSED',
+  /** The primary and the workers disagree: protocol versions, or a feature the primary did not register. */
+  misconfigured: 'ERR_SESSION_STORE_MISCONFIGURED',
+  /** A malformed request: a bug, in a store or in whoever else sent it. */
   badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
   tooLarge: 'ERR_SESSION_TOO_LARGE',
   internal: 'ERR_SESSION_STORE_INTERNAL',
@@ -17,8 +20,6 @@ export const ErrorCode = {
   lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',
   lockCookieMismatch: 'ERR_SESSION_LOCK_COOKIE_MISMATCH',
 } as const;
-
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const statusByCode: Readonly<Record<string, number>> = {
   [ErrorCode.timeout]: 503,

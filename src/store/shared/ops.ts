@@ -38,6 +38,11 @@ export interface Op<Args extends unknown[] = never, Reply = unknown, State = und
   readonly name: string;
   /** May be sent without waiting for an answer: only writes whose refusal the worker can rule out beforehand. */
   readonly postable: boolean;
+  /**
+   * Reads sessions: the host answers it at the end of its event-loop turn, after every write it read in that turn
+   * (see StoreHost.accept). Anything else runs the moment it arrives, in the order it was sent.
+   */
+  readonly read: boolean;
   /** Throws a StoreError when `args` are malformed or over a limit. Run by the worker before sending, and by the host. */
   check(args: readonly unknown[], limits: Limits): void;
   run(context: OpContext<State>, ...args: Args): Reply | typeof LATER;
@@ -53,6 +58,7 @@ export function defineOp<Args extends unknown[], Reply, State = undefined>(op: O
 const hello = defineOp<[], Handshake>({
   name: 'hello',
   postable: false,
+  read: false,
   check: (args) => arity(args, 0, 'hello takes no arguments'),
   run: (context) => context.handshake,
 });
@@ -60,6 +66,7 @@ const hello = defineOp<[], Handshake>({
 const get = defineOp<[sid: string], StoredSession | null>({
   name: 'get',
   postable: false,
+  read: true,
   check: (args, limits) => checkSid('get', args, 1, limits),
   run: ({ sessions }, sid) => sessions.read(sid) ?? null,
 });
@@ -67,6 +74,7 @@ const get = defineOp<[sid: string], StoredSession | null>({
 const set = defineOp<[sid: string, json: string, expiresAt: number | null], void>({
   name: 'set',
   postable: true,
+  read: false,
   check(args, limits) {
     checkSid('set', args, 3, limits);
     if (typeof args[1] !== 'string') throw badRequest('set: the session must be a JSON string');
@@ -79,6 +87,7 @@ const set = defineOp<[sid: string, json: string, expiresAt: number | null], void
 const touch = defineOp<[sid: string, expiresAt: number | null], void>({
   name: 'touch',
   postable: true,
+  read: false,
   check(args, limits) {
     checkSid('touch', args, 2, limits);
     checkExpiry(args[1], 'touch');
@@ -89,6 +98,7 @@ const touch = defineOp<[sid: string, expiresAt: number | null], void>({
 const destroy = defineOp<[sid: string], void>({
   name: 'destroy',
   postable: true,
+  read: false,
   check: (args, limits) => checkSid('destroy', args, 1, limits),
   run: ({ sessions }, sid) => sessions.destroy(sid),
 });
@@ -96,6 +106,7 @@ const destroy = defineOp<[sid: string], void>({
 const all = defineOp<[], [sid: string, json: string][]>({
   name: 'all',
   postable: false,
+  read: true,
   check: (args) => arity(args, 0, 'all takes no arguments'),
   run: ({ sessions }) => Array.from(sessions.entries(), ([sid, json]) => [sid, json]),
 });
@@ -103,6 +114,7 @@ const all = defineOp<[], [sid: string, json: string][]>({
 const length = defineOp<[], number>({
   name: 'length',
   postable: false,
+  read: true,
   check: (args) => arity(args, 0, 'length takes no arguments'),
   run: ({ sessions }) => sessions.length(),
 });
@@ -110,6 +122,7 @@ const length = defineOp<[], number>({
 const clear = defineOp<[], void>({
   name: 'clear',
   postable: false,
+  read: false,
   check: (args) => arity(args, 0, 'clear takes no arguments'),
   run: ({ sessions }) => sessions.clear(),
 });
@@ -120,7 +133,7 @@ export const ops = { hello, get, set, touch, destroy, all, length, clear };
 export const coreOps: readonly AnyOp[] = Object.values(ops);
 
 /** Throws ERR_SESSION_TOO_LARGE when `json` is over `maxSessionBytes` bytes of UTF-8. */
-export function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
+function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
   // A UTF-16 unit takes at most 3 bytes of UTF-8: count exactly only when it could matter.
   if (json.length * 3 <= maxSessionBytes) return;
   const bytes = Buffer.byteLength(json);
@@ -131,7 +144,7 @@ export function checkSessionSize(sid: string, json: string, maxSessionBytes: num
   );
 }
 
-export function arity(args: readonly unknown[], count: number, why: string): void {
+function arity(args: readonly unknown[], count: number, why: string): void {
   if (args.length !== count) throw badRequest(why);
 }
 

@@ -9,11 +9,9 @@ export const TAG = 'express-cluster-sessions:store';
 export const PROTOCOL = 2;
 
 /**
- * A request: [requestId, op, ...arguments]. Id 0 marks a posted write: nobody waits for it, so no answer is
+ * A request is [requestId, op, ...arguments]. Id 0 marks a posted write: nobody waits for it, so no answer is
  * sent; the worker counts it done once it is written to the channel.
  */
-export type WireRequest = [id: number, op: string, ...args: unknown[]];
-
 export const POSTED = 0;
 
 /** A reply: [requestId, error or null, value]. */

@@ -24,6 +24,7 @@ export function snapshots(options: SnapshotOptions): Feature<undefined> {
   const { file, intervalMs = 60_000 } = options;
   return {
     name: 'snapshots',
+    settings: { file, intervalMs },
     attach(host) {
       const loaded: LoadResult = loadSnapshot(host.sessions, file);
       // setup() attaches before its caller can listen: tell on the next tick.

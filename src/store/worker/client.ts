@@ -1,6 +1,6 @@
-// Worker side of the channel: greets the host before anything else, checks every call against the limits the
-// host announced, sends the calls of one event-loop turn as one message, matches replies, bounds every call by a
-// timeout, and fails fast while the primary does not answer.
+// Worker side of the channel: greets the host as soon as the store exists, checks every call against the limits
+// the host announced, sends the calls of one event-loop turn as one message, matches replies, bounds every call
+// by its timeout, and fails fast while the primary does not answer.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, fromWireError, StoreError } from '../shared/errors.js';
@@ -12,7 +12,7 @@ export interface Transport {
   readonly connected: boolean;
   /**
    * Sends one batch. `written`, when given, is called once the batch is in the channel (the host will read it
-   * before anything sent later); without it, a failed send surfaces as the channel closing.
+   * before anything sent later).
    */
   send(requests: unknown[], written?: (error?: Error | null) => void): void;
 }
@@ -23,23 +23,27 @@ interface Call {
   op: AnyOp;
   args: unknown[];
   callback: Callback;
-  extraMs: number;
+  /** performance.now() by which it must have ended: set when the call is made, whatever it waits for. */
+  deadline: number;
+  /** What the caller allowed, in ms: timeoutMs, or more for a lock that may wait in the host. */
+  allowedMs: number;
   posted: boolean;
 }
 
 interface Pending {
-  id: number;
   op: AnyOp;
   deadline: number;
+  allowedMs: number;
   callback: Callback;
+  /** Only for a call with a longer timeout than the rest (a lock): its own timer. */
   timer?: NodeJS.Timeout;
 }
 
 /**
- * `greeting`: nothing is sent but the handshake, calls wait for it. `ready`: calls go out. `unavailable`: the host
- * did not answer in time; calls fail at once while a probe asks every second. `closed`: the channel is gone.
+ * `greeting`: the handshake is out; calls wait for it. `ready`: calls go out. `unavailable`: the host did not
+ * answer in time (or never did); calls fail at once while a probe asks every second. `closed`: the channel is gone.
  */
-type State = 'new' | 'greeting' | 'ready' | 'unavailable' | 'closed';
+type State = 'greeting' | 'ready' | 'unavailable' | 'closed';
 
 const probeIntervalMs = 1000;
 let warnedNoHost = false;
@@ -48,14 +52,17 @@ let warnedNoHost = false;
 export class StoreClient extends EventEmitter {
   readonly #transport: Transport;
   readonly #timeoutMs: number;
-  #state: State = 'new';
+  #state: State = 'greeting';
   #limits: Limits | undefined;
   #hostOps: ReadonlySet<string> = new Set();
-  /** Why calls fail while unavailable. */
+  /** Why calls fail while unavailable or closed. */
   #failure: StoreError | undefined;
   /** Calls made before the handshake answered: sent once it has, failed if it never does. */
   #held: Call[] = [];
-  /** Answered calls in flight that share `timeoutMs`: insertion order is deadline order, so one timer serves all. */
+  /**
+   * Answered calls in flight. Those without a timer of their own share `timeoutMs` and were inserted in deadline
+   * order (held calls keep their earlier deadlines and go in before any later call), so one timer serves them all.
+   */
   readonly #pending = new Map<number, Pending>();
   #queue: unknown[] = [];
   #posted: Callback[] = [];
@@ -63,21 +70,20 @@ export class StoreClient extends EventEmitter {
   #flushScheduled = false;
   #timer: NodeJS.Timeout | undefined;
   #prober: NodeJS.Timeout | undefined;
+  #greetingOut = false;
 
   constructor(transport: Transport, timeoutMs: number) {
     super();
     this.#transport = transport;
     this.#timeoutMs = timeoutMs;
-  }
-
-  /** The host's limits, once it has answered the handshake. */
-  get limits(): Limits | undefined {
-    return this.#limits;
+    // Greet at once: a missing host is then known (and warned about) at start, not at a visitor's first request.
+    this.#greet();
   }
 
   /** Sends a request and calls back with the host's answer; `extraMs` lets it wait that much longer than timeoutMs. */
   call(op: AnyOp, args: unknown[], callback: Callback, extraMs = 0): void {
-    this.#submit({ op, args, callback, extraMs, posted: false });
+    const allowedMs = this.#timeoutMs + extraMs;
+    this.#submit({ op, args, callback, deadline: performance.now() + allowedMs, allowedMs, posted: false });
   }
 
   /**
@@ -86,7 +92,7 @@ export class StoreClient extends EventEmitter {
    * handshake it waits like any call, so it is never posted to a primary that hosts nothing.
    */
   post(op: AnyOp, args: unknown[], callback: Callback = noop): void {
-    this.#submit({ op, args, callback, extraMs: 0, posted: true });
+    this.#submit({ op, args, callback, deadline: performance.now() + this.#timeoutMs, allowedMs: this.#timeoutMs, posted: true });
   }
 
   /** Delivers a batch of replies from the host. */
@@ -98,7 +104,7 @@ export class StoreClient extends EventEmitter {
       this.#pending.delete(reply[0]);
       clearTimeout(pending.timer);
       const error = reply[1];
-      pending.callback(error ? fromWireError(error) : null, reply[2]);
+      deliver(pending.callback, error ? fromWireError(error) : null, reply[2]);
     }
   }
 
@@ -108,24 +114,20 @@ export class StoreClient extends EventEmitter {
     this.#state = 'closed';
     this.#failure = new StoreError(ErrorCode.closed, 'session store: the IPC channel to the primary is closed');
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     clearInterval(this.#prober);
     this.#queue = [];
     const callbacks = [...this.#held, ...this.#pending.values()].map(({ callback }) => callback);
     for (const { timer } of this.#pending.values()) clearTimeout(timer);
     this.#held = [];
     this.#pending.clear();
-    for (const callback of callbacks) callback(this.#failure);
+    for (const callback of callbacks) deliver(callback, this.#failure);
     this.emit('unavailable', this.#failure);
   }
 
   #submit(call: Call): void {
     if (!this.#transport.connected) this.close();
     switch (this.#state) {
-      case 'new':
-        this.#state = 'greeting';
-        this.#greet();
-        this.#held.push(call);
-        return;
       case 'greeting':
         this.#held.push(call);
         return;
@@ -138,10 +140,11 @@ export class StoreClient extends EventEmitter {
     }
   }
 
-  #send({ op, args, callback, extraMs, posted }: Call): void {
+  #send(call: Call): void {
+    const { op, args, callback, posted } = call;
     try {
       if (!this.#hostOps.has(op.name)) {
-        throw new StoreError(ErrorCode.badRequest, `session store: the host does not run \`${op.name}\`; register its feature in the primary: ClusterStore.setup({ features: [...] })`);
+        throw new StoreError(ErrorCode.misconfigured, `session store: the host does not run \`${op.name}\`; register its feature in the primary: ClusterStore.setup({ features: [...] })`);
       }
       op.check(args, this.#limits!);
     } catch (error) {
@@ -152,28 +155,35 @@ export class StoreClient extends EventEmitter {
       this.#queue.push([POSTED, op.name, ...args]);
       if (callback !== noop) this.#posted.push(callback);
     } else {
-      const pending = this.#track(op, callback, extraMs);
-      this.#queue.push([pending.id, op.name, ...args]);
+      this.#queue.push([this.#track(call), op.name, ...args]);
     }
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(this.#flush);
   }
 
-  /** The handshake (and, while unavailable, the probe): the host's protocol, limits and ops. */
+  /** The handshake, and while unavailable the probe: the host's protocol, limits and ops. One at a time. */
   #greet(): void {
+    if (this.#greetingOut) return;
     if (!this.#transport.connected) {
       this.close();
       return;
     }
-    const pending = this.#track(ops.hello, (error, value) => (error ? this.#unavailable(error) : this.#greeted(value as Handshake)), 0);
-    this.#transport.send([[pending.id, ops.hello.name]]);
+    this.#greetingOut = true;
+    const callback: Callback = (error, value) => {
+      this.#greetingOut = false;
+      if (error) this.#unavailable(error);
+      else this.#greeted(value);
+    };
+    const id = this.#track({ op: ops.hello, args: [], callback, deadline: performance.now() + this.#timeoutMs, allowedMs: this.#timeoutMs, posted: false });
+    this.#transport.send([[id, ops.hello.name]]);
   }
 
-  #greeted(handshake: Handshake): void {
-    if (handshake.protocol !== PROTOCOL) {
-      const message = `session store: the host speaks protocol ${handshake.protocol}, this store ${PROTOCOL}: copy the same src/store into the primary's code and the workers'`;
-      this.#unavailable(new StoreError(ErrorCode.badRequest, message));
+  #greeted(value: unknown): void {
+    const handshake = value as Partial<Handshake> | null;
+    if (handshake?.protocol !== PROTOCOL || typeof handshake.limits !== 'object' || !Array.isArray(handshake.ops)) {
+      const message = `session store: the host answered with protocol ${String(handshake?.protocol)}, this store speaks ${PROTOCOL}: give the primary and the workers the same copy of the store`;
+      this.#unavailable(new StoreError(ErrorCode.misconfigured, message));
       return;
     }
     this.#limits = handshake.limits;
@@ -191,22 +201,10 @@ export class StoreClient extends EventEmitter {
 
   #unavailable(cause: StoreError): void {
     if (this.#state === 'closed') return;
-    const neverGreeted = this.#limits === undefined;
-    if (neverGreeted && cause.code === ErrorCode.timeout) {
-      cause = new StoreError(
-        ErrorCode.noHost,
-        `session store: no host answered within ${this.#timeoutMs} ms (timeoutMs): call ClusterStore.setup() in the primary before forking the workers`,
-      );
-      if (!warnedNoHost) {
-        warnedNoHost = true;
-        process.emitWarning(`${cause.message}; until then every store call fails with ${ErrorCode.noHost} (HTTP 503)`, { code: ErrorCode.noHost });
-      }
-    } else if (cause.code === ErrorCode.timeout) {
-      cause = new StoreError(ErrorCode.unavailable, `session store: the primary did not answer within ${this.#timeoutMs} ms (timeoutMs); failing fast until it answers again`);
-    }
+    if (cause.code === ErrorCode.timeout) cause = this.#limits === undefined ? noHostError(this.#timeoutMs) : unavailableError(this.#timeoutMs);
     const held = this.#held;
     this.#held = [];
-    for (const call of held) call.callback(cause);
+    for (const call of held) deliver(call.callback, cause);
     if (this.#state === 'unavailable') return;
     this.#state = 'unavailable';
     this.#failure = cause;
@@ -214,21 +212,22 @@ export class StoreClient extends EventEmitter {
     this.emit('unavailable', cause);
   }
 
-  /** Registers an answered call, bounded by timeoutMs (+ extraMs). */
-  #track(op: AnyOp, callback: Callback, extraMs: number): Pending {
-    const pending: Pending = { id: this.#nextId++, op, deadline: performance.now() + this.#timeoutMs, callback };
-    if (extraMs > 0) {
-      // A call with a longer timeout than the rest (a lock may wait): a timer of its own.
-      const timeoutMs = this.#timeoutMs + extraMs;
+  /** Registers an answered call, to end by its deadline; returns its request id. */
+  #track({ op, callback, deadline, allowedMs }: Call): number {
+    const id = this.#nextId++;
+    const pending: Pending = { op, deadline, allowedMs, callback };
+    const delayMs = deadline - performance.now();
+    if (allowedMs > this.#timeoutMs) {
+      // Longer than the shared timeout (a lock may wait in the host): a timer of its own.
       pending.timer = setTimeout(() => {
-        this.#pending.delete(pending.id);
-        this.#timeOut([pending], timeoutMs);
-      }, timeoutMs).unref();
+        this.#pending.delete(id);
+        this.#timeOut(pending);
+      }, Math.max(0, delayMs)).unref();
     } else {
-      this.#timer ??= this.#arm(this.#timeoutMs);
+      this.#timer ??= this.#arm(delayMs);
     }
-    this.#pending.set(pending.id, pending);
-    return pending;
+    this.#pending.set(id, pending);
+    return id;
   }
 
   readonly #flush = (): void => {
@@ -239,7 +238,7 @@ export class StoreClient extends EventEmitter {
     this.#posted = [];
     if (!this.#transport.connected) {
       this.close();
-      for (const callback of posted) callback(this.#failure!);
+      for (const callback of posted) deliver(callback, this.#failure!);
       return;
     }
     // A send callback costs a completion callback per message (about 10 µs a round trip): only posted writes need one.
@@ -249,39 +248,66 @@ export class StoreClient extends EventEmitter {
     }
     this.#transport.send(requests, (error) => {
       if (error) this.close();
-      for (const callback of posted) callback(error ? this.#failure! : null);
+      for (const callback of posted) deliver(callback, error ? this.#failure! : null);
     });
   };
 
   readonly #expire = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    const due: Pending[] = [];
     for (const [id, pending] of this.#pending) {
       if (pending.timer !== undefined) continue;
       if (pending.deadline > now) {
         this.#timer = this.#arm(pending.deadline - now);
-        break;
+        return;
       }
       this.#pending.delete(id);
-      due.push(pending);
+      this.#timeOut(pending);
     }
-    this.#timeOut(due, this.#timeoutMs);
   };
 
-  #timeOut(due: Pending[], timeoutMs: number): void {
-    for (const pending of due) {
-      const error = new StoreError(ErrorCode.timeout, `session store: ${pending.op.name} got no answer from the primary within ${timeoutMs} ms (timeoutMs)`);
-      // The handshake's own callback turns this into "unavailable"; any other call does it here.
-      if (pending.op !== ops.hello) this.#unavailable(error);
-      pending.callback(error);
-    }
+  #timeOut(pending: Pending): void {
+    const allowed = pending.allowedMs === this.#timeoutMs ? `${this.#timeoutMs} ms (timeoutMs)` : `${pending.allowedMs} ms (timeoutMs + its wait)`;
+    const error = new StoreError(ErrorCode.timeout, `session store: ${pending.op.name} got no answer from the primary within ${allowed}`);
+    // The handshake's own callback turns this into "unavailable"; any other call does it here.
+    if (pending.op !== ops.hello) this.#unavailable(error);
+    deliver(pending.callback, error);
   }
 
   #arm(delayMs: number): NodeJS.Timeout {
     // The timer only bounds calls; it must not keep a process alive that has nothing else to do.
-    return setTimeout(this.#expire, delayMs).unref();
+    return setTimeout(this.#expire, Math.max(0, delayMs)).unref();
   }
+}
+
+/**
+ * Calls back; an exception thrown by the callback (application code) is rethrown on its own tick, so it is still
+ * an uncaught exception but cannot stop the other replies of a batch from being delivered.
+ */
+function deliver(callback: Callback, error: StoreError | null, value?: unknown): void {
+  try {
+    callback(error, value);
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown;
+    });
+  }
+}
+
+function noHostError(timeoutMs: number): StoreError {
+  const error = new StoreError(
+    ErrorCode.noHost,
+    `session store: no host answered within ${timeoutMs} ms (timeoutMs): call ClusterStore.setup() in the primary before forking the workers`,
+  );
+  if (!warnedNoHost) {
+    warnedNoHost = true;
+    process.emitWarning(`${error.message}; until then every store call fails with ${ErrorCode.noHost} (HTTP 503)`, { code: ErrorCode.noHost });
+  }
+  return error;
+}
+
+function unavailableError(timeoutMs: number): StoreError {
+  return new StoreError(ErrorCode.unavailable, `session store: the primary did not answer within ${timeoutMs} ms (timeoutMs); failing fast until it answers again`);
 }
 
 function noop(): void {}
