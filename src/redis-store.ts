@@ -6,6 +6,7 @@ import type { SessionData } from 'express-session';
 import { createClient, TimeoutError, type RedisClientType } from 'redis';
 import { redact } from './config.js';
 import type { Logger } from './log.js';
+import { RedisUserIndex, type UserSessionInfo, type UserSessionMethods } from './redis-users.js';
 import type { Outcome } from './store/index.js';
 
 export interface RedisSessionStoreOptions {
@@ -24,8 +25,10 @@ type Callback = (error?: unknown, value?: unknown) => void;
  * connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500;
  * with `observe`, each call is timed.
  */
-class FailFastRedisStore extends RedisStore {
+class FailFastRedisStore extends RedisStore implements UserSessionMethods {
   observe: RedisSessionStoreOptions['observe'];
+  /** Sessions that know their user: the session field `userId`, as the cluster store reads it. */
+  readonly users = new RedisUserIndex(() => this.client as RedisClientType, this.prefix, 'userId');
 
   /**
    * connect-redis's touch moves only the key's TTL, so the session it stored still carries the old cookie.expires:
@@ -43,10 +46,31 @@ class FailFastRedisStore extends RedisStore {
     }, (error: unknown) => done?.(error));
   }
   override set(sid: string, session: SessionData, callback?: Callback) {
-    return super.set(sid, session, this.#wrap('set', callback));
+    return super.set(sid, session, this.#indexed(sid, session, this.#wrap('set', callback)));
   }
   override touch(sid: string, session: SessionData, callback?: Callback) {
-    return super.touch(sid, session, this.#wrap('touch', callback));
+    return super.touch(sid, session, this.#indexed(sid, session, this.#wrap('touch', callback)));
+  }
+
+  /** The sessions of `userId` on every machine, most recently used first; at most `limit` (≤ 1000). */
+  userSessions(userId: string, options: { limit?: number }, callback: (error: unknown, sessions?: UserSessionInfo[]) => void): void {
+    this.users.list(userId, options.limit ?? 100).then((sessions) => callback(null, sessions), (error: unknown) => callback(unavailable(error)));
+  }
+
+  /** Ends every session of `userId` but `except`; calls back with how many ended. */
+  destroyUserSessions(userId: string, options: { except?: string | undefined }, callback: (error: unknown, ended?: number) => void): void {
+    this.users.destroyAll(userId, options.except ?? null).then((ended) => callback(null, ended), (error: unknown) => callback(unavailable(error)));
+  }
+
+  /** Once the session is written, files it under its user (if it has one), then calls back. */
+  #indexed(sid: string, session: SessionData, callback: Callback | undefined): Callback {
+    return (error, value) => {
+      if (error || this.users.userOf(session) === null) return callback?.(error, value);
+      this.users.saved(sid, session, expiresAt(session)).then(
+        () => callback?.(null, value),
+        (indexError: unknown) => callback?.(unavailable(indexError)),
+      );
+    };
   }
   override destroy(sid: string, callback?: Callback) {
     return super.destroy(sid, this.#wrap('destroy', callback));
@@ -63,7 +87,7 @@ class FailFastRedisStore extends RedisStore {
   }
 }
 
-export function createRedisSessionStore(options: RedisSessionStoreOptions): { store: RedisStore; close: () => Promise<void> } {
+export function createRedisSessionStore(options: RedisSessionStoreOptions): { store: RedisStore & UserSessionMethods; close: () => Promise<void> } {
   const client = createClient({
     url: options.url,
     // Without a connection, commands fail at once instead of queueing until Redis comes back.
@@ -101,7 +125,18 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
 
 function unavailableOnError(callback: Callback | undefined): Callback | undefined {
   if (callback === undefined) return undefined;
-  return (error, value) => callback(error ? Object.assign(toError(error), { statusCode: 503 }) : error, value);
+  return (error, value) => callback(error ? unavailable(error) : error, value);
+}
+
+/** When connect-redis lets the session's key expire: at its cookie's expiry, or after its default TTL of a day. */
+function expiresAt(session: SessionData): number {
+  const expires = session.cookie?.expires;
+  const at = expires == null ? NaN : new Date(expires).getTime();
+  return Number.isFinite(at) ? at : Date.now() + 86_400_000;
+}
+
+function unavailable(error: unknown): Error {
+  return Object.assign(toError(error), { statusCode: 503 });
 }
 
 function toError(error: unknown): Error {

@@ -18,8 +18,8 @@ export type BenchResult =
 export function sessionOfBytes(bytes: number): SessionData {
   const session = {
     cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000), httpOnly: true, path: '/' },
-    user: '',
-  } as unknown as SessionData & { user: string };
-  session.user = 'u'.repeat(Math.max(0, bytes - JSON.stringify(session).length));
+    padding: '',
+  } as unknown as SessionData & { padding: string };
+  session.padding = 'u'.repeat(Math.max(0, bytes - JSON.stringify(session).length));
   return session;
 }

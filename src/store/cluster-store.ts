@@ -8,7 +8,7 @@ import { StoreHost, type Feature, type StoreHostOptions } from './primary/host.j
 import type { StoredSession } from './primary/sessions.js';
 import { ErrorCode, type StoreError } from './shared/errors.js';
 import { ops, type Op } from './shared/ops.js';
-import { callable, checkOptions, integer } from './shared/options.js';
+import { callable, checkOptions, integer, text } from './shared/options.js';
 import { StoreClient, type Callback } from './worker/client.js';
 import { ipcTransport, localTransport } from './worker/transport.js';
 
@@ -20,6 +20,12 @@ export interface ClusterStoreOptions {
    * of the same request is skipped when it would move that expiry by no more than this, in ms. @default 2000
    */
   touchToleranceMs?: number | undefined;
+  /**
+   * The session field that says whose session it is: a string there (any content, up to the host's
+   * maxUserIdLength) files the session under that user, for userSessions() and destroyUserSessions(); any other
+   * value means no user. @default "userId"
+   */
+  userField?: string | undefined;
   /** Called after every store call, for metrics: the op's name, how it ended, how long it took in ms. @default none */
   observe?: ((op: string, outcome: Outcome, durationMs: number) => void) | undefined;
   /** @deprecated The host announces its limit to every store: set it in ClusterStore.setup(). Ignored here, with a warning. */
@@ -32,9 +38,19 @@ export interface ClusterStoreOptions {
 export type Outcome = 'ok' | 'error' | 'timeout' | 'unavailable' | 'closed';
 
 type SessionCallback = (error: unknown, session?: SessionData | null) => void;
+
+/** One of a user's sessions, as userSessions() lists them. */
+export interface UserSessionInfo {
+  sid: string;
+  session: SessionData;
+  /** When the session was last read or saved, ms since the epoch. */
+  lastUsedAt: number;
+  /** When the store will drop it unless it is used again, ms since the epoch. */
+  expiresAt: number;
+}
 type ErrorCallback = (error?: unknown) => void;
 
-const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
+const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), userField: text, observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
 const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime is the cookie\'s maxAge; the host\'s default is `defaultTtlMs` in ClusterStore.setup()' };
 
 /**
@@ -57,6 +73,7 @@ let warnedDeprecated = false;
 export class ClusterStore extends Store {
   readonly #client: StoreClient;
   readonly #touchToleranceMs: number;
+  readonly #userField: string;
   readonly #observe: ClusterStoreOptions['observe'];
   /** Replies a feature brought along (the lock's grant): the next get of that id takes one instead of asking. */
   readonly #preloaded = new Map<string, StoredSession | null>();
@@ -93,6 +110,7 @@ export class ClusterStore extends Store {
       });
     }
     this.#touchToleranceMs = options.touchToleranceMs ?? 2000;
+    this.#userField = options.userField ?? 'userId';
     this.#observe = options.observe;
     const client = () => this.#client;
     this.#client = new StoreClient(cluster.isPrimary ? localTransport(client, hostHere()) : ipcTransport(client), options.timeoutMs ?? 5000);
@@ -124,7 +142,8 @@ export class ClusterStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
-    this.post(ops.set, [sid, JSON.stringify(session), expiryOf(session)], callback);
+    const user: unknown = (session as unknown as Record<string, unknown>)[this.#userField];
+    this.post(ops.set, [sid, JSON.stringify(session), expiryOf(session), typeof user === 'string' ? user : null], callback);
   }
 
   override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
@@ -162,6 +181,28 @@ export class ClusterStore extends Store {
 
   override clear(callback?: ErrorCallback): void {
     this.call(ops.clear, [], (error) => callback?.(error ?? undefined));
+  }
+
+  /** The sessions of `userId` (whatever worker or device made them), most recently used first; at most `limit` (≤ 1000). */
+  userSessions(userId: string, options: { limit?: number }, callback: (error: unknown, sessions?: UserSessionInfo[]) => void): void {
+    this.call(ops.userSessions, [userId, options.limit ?? 100], (error, found) => {
+      if (error) return callback(error);
+      let sessions: UserSessionInfo[];
+      try {
+        sessions = found!.map(([sid, json, expiresAt, lastUsedAt]) => ({ sid, session: JSON.parse(json) as SessionData, lastUsedAt, expiresAt }));
+      } catch (parseError) {
+        return callback(parseError);
+      }
+      callback(null, sessions);
+    });
+  }
+
+  /**
+   * Ends every session of `userId` but `except` (the current one, for "sign out other devices"): calls back with
+   * how many ended. Each of them finds no session on its next request; a request already running may still save.
+   */
+  destroyUserSessions(userId: string, options: { except?: string | undefined }, callback: (error: unknown, ended?: number) => void): void {
+    this.call(ops.destroyUser, [userId, options.except ?? null], (error, ended) => callback(error, ended));
   }
 
   /** Runs `op` in the host and calls back with its reply: how a feature's worker side (the lock) calls its ops. */

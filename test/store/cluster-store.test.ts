@@ -118,3 +118,15 @@ test('cluster store: a worker checks writes against the limit the host announced
   assert.equal(host.stats().rejected, rejected, 'nothing reached the host to be refused there');
   assert.equal(((await call(b, 'get', 'sized')) as { v: string }).v, 'small', 'the saved version stands');
 });
+
+test('cluster store: a user signed in through both workers is listed from either; ending the others from one leaves exactly that one', async () => {
+  await call(a, 'set', 'erin-on-a', session({ userId: 'erin' }));
+  await call(b, 'set', 'erin-on-b', session({ userId: 'erin' }));
+  const fromA = (await call(a, 'userSessions', 'erin', {})) as { sid: string }[];
+  const fromB = (await call(b, 'userSessions', 'erin', {})) as { sid: string }[];
+  assert.deepEqual(fromA.map(({ sid }) => sid).sort(), ['erin-on-a', 'erin-on-b']);
+  assert.deepEqual(fromB.map(({ sid }) => sid).sort(), ['erin-on-a', 'erin-on-b']);
+  assert.equal(await call(b, 'destroyUserSessions', 'erin', { except: 'erin-on-b' }), 1);
+  assert.equal(await call(a, 'get', 'erin-on-a'), null, 'the revoked session is gone on the other worker too');
+  assert.deepEqual(((await call(a, 'userSessions', 'erin', {})) as { sid: string }[]).map(({ sid }) => sid), ['erin-on-b']);
+});

@@ -4,8 +4,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SessionData, Store } from 'express-session';
 
+/** A store whose sessions know their user: ClusterStore and the template's Redis store both are. */
+export interface UserAwareStore extends Store {
+  userSessions(userId: string, options: { limit?: number }, callback: (error: unknown, sessions?: { sid: string; session: SessionData; lastUsedAt: number; expiresAt: number }[]) => void): void;
+  destroyUserSessions(userId: string, options: { except?: string }, callback: (error: unknown, ended?: number) => void): void;
+}
+
 export interface StoreUnderTest {
-  store: Store;
+  store: UserAwareStore;
   /** When the store will drop `sid`, in ms since the epoch (to the second), or null if it does not hold it. */
   expiryOf: (sid: string) => Promise<number | null>;
 }
@@ -85,6 +91,48 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
     for (const [i, sid] of ids.entries()) assert.equal((await get(store, sid))?.i, i, sid.slice(0, 20));
     assert.equal(await call<number>((cb) => store.length!(cb)), ids.length);
     assert.deepEqual(Object.keys(bySid(await call<unknown>((cb) => store.all!(cb)))).sort(), [...ids].sort());
+  });
+
+  const listed = (store: UserAwareStore, userId: string, limit?: number) =>
+    call<{ sid: string; session: SessionData; lastUsedAt: number; expiresAt: number }[]>((cb) => store.userSessions(userId, { limit }, cb));
+
+  scenario('users: sessions whose userId is a string are listed under it, most recently saved first, with their data; other values are no user', async ({ store }) => {
+    await set(store, 'phone', session({ userId: 'alice', device: 'phone' }));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a later save, by the clock
+    await set(store, 'laptop', session({ userId: 'alice', device: 'laptop' }));
+    await set(store, 'number', session({ userId: 42 }));
+    await set(store, 'proto', session({ userId: '__proto__' }));
+    const alice = await listed(store, 'alice');
+    assert.deepEqual(alice.map(({ sid, session }) => [sid, (session as Data).device]), [['laptop', 'laptop'], ['phone', 'phone']]);
+    for (const { lastUsedAt, expiresAt } of alice) {
+      assert.ok(Math.abs(lastUsedAt - Date.now()) < 5000 && expiresAt > Date.now() + 50_000, `last used now, expires in a minute (${lastUsedAt}, ${expiresAt})`);
+    }
+    assert.deepEqual((await listed(store, '__proto__')).map(({ sid }) => sid), ['proto']);
+    assert.deepEqual(await listed(store, '42'), [], 'a number is no user');
+    assert.deepEqual((await listed(store, 'alice', 1)).map(({ sid }) => sid), ['laptop'], 'the limit bounds the listing');
+  });
+
+  scenario('users: a session saved with another user, with none, or expired leaves the first user\'s list', async ({ store }) => {
+    for (const sid of ['moves', 'leaves', 'expires', 'stays']) await set(store, sid, session({ userId: 'bob' }));
+    await set(store, 'moves', session({ userId: 'carol' }));
+    await set(store, 'leaves', session({}));
+    await set(store, 'expires', session({ userId: 'bob' }, new Date(Date.now() - 1000)));
+    await call((cb) => store.destroy('stays', cb));
+    await set(store, 'new', session({ userId: 'bob' }));
+    assert.deepEqual((await listed(store, 'bob')).map(({ sid }) => sid), ['new']);
+    assert.deepEqual((await listed(store, 'carol')).map(({ sid }) => sid), ['moves']);
+  });
+
+  scenario('users: destroyUserSessions ends every session of the user but the one kept, and no one else\'s', async ({ store }) => {
+    for (const sid of ['current', 'tablet', 'work']) await set(store, sid, session({ userId: 'dora' }));
+    await set(store, 'other-user', session({ userId: 'erin' }));
+    assert.equal(await call<number>((cb) => store.destroyUserSessions('dora', { except: 'current' }, cb)), 2);
+    assert.deepEqual((await listed(store, 'dora')).map(({ sid }) => sid), ['current']);
+    assert.equal(await get(store, 'tablet'), null, 'an ended session reads as none');
+    assert.equal((await get(store, 'current'))?.userId, 'dora');
+    assert.equal((await get(store, 'other-user'))?.userId, 'erin');
+    assert.equal(await call<number>((cb) => store.destroyUserSessions('dora', {}, cb)), 1);
+    assert.equal(await get(store, 'current'), null);
   });
 
   scenario('concurrent writes: 200 sessions at once all land; 50 racing writes of one session leave one of them', async ({ store }) => {

@@ -13,7 +13,7 @@ test('handle: answers each request of a batch in order, by id', (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
   const host = new StoreHost();
   const replies = host.handle([
-    [1, 'set', 'a', '{"n":1}', Date.now() + 60_000],
+    [1, 'set', 'a', '{"n":1}', Date.now() + 60_000, null],
     [2, 'get', 'a'],
     [3, 'length'],
     [4, 'destroy', 'a'],
@@ -36,16 +36,22 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [1, 'get'],
     [2, 'get', 42],
     [3, 'get', 'x'.repeat(65)],
-    [4, 'set', 'a', { not: 'a string' }, null],
-    [5, 'set', 'a', '{}', 'tomorrow'],
+    [4, 'set', 'a', { not: 'a string' }, null, null],
+    [5, 'set', 'a', '{}', 'tomorrow', null],
     [6, 'touch', 'a', Infinity],
     [7, 'constructor', 'a'],
     [8, '__proto__'],
     [9, 'all', 'extra'],
+    [20, 'userSessions', 5, 10],
+    [21, 'userSessions', 'u', 0],
+    [22, 'userSessions', 'u', 1001],
+    [23, 'destroyUser', 'u'],
+    [24, 'set', 'a', '{}', null, 42],
+    [25, 'destroyUser', 'u', 7],
     [12, 'lock', 'k', 1000, 1000, 1, null],
     [13, 'hello', 'extra'],
   ];
-  const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future()], [11, 'get', 'ok']]);
+  const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future(), null], [11, 'get', 'ok']]);
   assert.equal(replies.length, malformed.length + 2);
   for (const [id, error] of replies.slice(0, malformed.length)) {
     assert.equal(error?.code, ErrorCode.badRequest, `request ${id} is refused`);
@@ -86,8 +92,8 @@ test('handle: a request without a usable id is dropped, there is no one to answe
 test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other requests succeed', () => {
   const host = new StoreHost({ maxSessionBytes: 256 });
   const replies = host.handle([
-    [1, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future()],
-    [2, 'set', 'small', '{}', future()],
+    [1, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null],
+    [2, 'set', 'small', '{}', future(), null],
   ]);
   assert.equal(replies[0]?.[1]?.code, ErrorCode.tooLarge);
   assert.deepEqual(replies[1], [2, null, undefined]);
@@ -98,8 +104,8 @@ test('handle: posted writes (id 0) apply without a reply; a refused one is count
   const rejected: Error[] = [];
   host.on('rejected', (error: Error) => rejected.push(error));
   const replies = host.handle([
-    [0, 'set', 'a', '{"n":1}', future()],
-    [0, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future()],
+    [0, 'set', 'a', '{"n":1}', future(), null],
+    [0, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null],
     [0, 'get', 'a'],
     [1, 'get', 'a'],
   ]);
@@ -117,7 +123,7 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
   const host = new StoreHost();
   let answered: unknown;
   host.accept([[1, 'get', 'late']], (replies) => (answered = replies));
-  host.accept([[0, 'set', 'late', '{"v":2}', future()]], () => assert.fail('posted writes get no reply'));
+  host.accept([[0, 'set', 'late', '{"v":2}', future(), null]], () => assert.fail('posted writes get no reply'));
   await Promise.resolve();
   assert.equal(answered, undefined, 'not answered while the messages of this turn are still being read');
   await new Promise((resolve) => setImmediate(resolve));
@@ -127,7 +133,7 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
 test('accept: writes run at once in the order sent, answered or posted: a clear then a posted set leaves the set', async () => {
   const host = new StoreHost();
   const answers: unknown[] = [];
-  host.accept([[0, 'set', 'before', '{}', future()], [1, 'clear'], [0, 'set', 'after', '{}', future()], [2, 'length']], (replies) => answers.push(...replies));
+  host.accept([[0, 'set', 'before', '{}', future(), null], [1, 'clear'], [0, 'set', 'after', '{}', future(), null], [2, 'length']], (replies) => answers.push(...replies));
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(answers, [[1, null, undefined], [2, null, 1]], 'the clear is answered; the read at the end of the turn sees one session');
   assert.equal(host.sessions.read('after')?.[0], '{}', 'the write sent after the clear survives it');
@@ -140,8 +146,8 @@ test('handshake: hello answers the protocol, the limits every store then checks 
   assert.equal(error, null);
   assert.deepEqual(handshake, {
     protocol: PROTOCOL,
-    limits: { maxIdLength: 100, maxSessionBytes: 4096 },
-    ops: ['hello', 'get', 'set', 'touch', 'destroy', 'all', 'length', 'clear'],
+    limits: { maxIdLength: 100, maxSessionBytes: 4096, maxUserIdLength: 256 },
+    ops: ['hello', 'get', 'set', 'touch', 'destroy', 'all', 'length', 'clear', 'userSessions', 'destroyUser'],
   });
   const locking = new StoreHost({ features: [sessionLocks] });
   const [[, , withLock]] = locking.handle([[1, 'hello']]) as [[number, null, { ops: string[] }]];
@@ -167,8 +173,8 @@ test('sweep: once attached, the host removes expired sessions every sweepInterva
   t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   const host = new StoreHost({ sweepIntervalMs: 60_000 });
   host.handle([
-    [0, 'set', 'short', '{}', Date.now() + 10_000],
-    [0, 'set', 'long', '{}', Date.now() + 600_000],
+    [0, 'set', 'short', '{}', Date.now() + 10_000, null],
+    [0, 'set', 'long', '{}', Date.now() + 600_000, null],
   ]);
   host.attach(new EventEmitter() as unknown as Cluster);
   t.after(() => host.close());

@@ -53,7 +53,7 @@ test('snapshots feature: a host with snapshots({ file }) writes at close() and t
   const first = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
   const loaded = new Promise((resolve) => first.once('snapshot-loaded', resolve));
   assert.deepEqual(await loaded, { outcome: 'missing' });
-  first.handle([[0, 'set', 'kept', '{"cart":[1]}', Date.now() + 60_000]]);
+  first.handle([[0, 'set', 'kept', '{"cart":[1]}', Date.now() + 60_000, null]]);
   const saved = new Promise((resolve) => first.once('snapshot-saved', resolve));
   await first.close();
   assert.equal(await saved, 1);
@@ -84,4 +84,19 @@ test('snapshot: sessions read while the file is being written are written once e
   assert.equal(count, 5000);
   assert.equal(new Set(ids).size, ids.length, 'no session twice');
   assert.equal(ids.length, 5000);
+});
+
+test('snapshot: sessions keep their user through a save and a load; a version 1 file still loads', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const table = new SessionTable();
+  table.set('a', '{}', Date.now() + 60_000, 'alice');
+  table.set('b', '{}', Date.now() + 60_000);
+  await saveSnapshot(table, file);
+  const restored = new SessionTable();
+  assert.deepEqual(loadSnapshot(restored, file), { outcome: 'loaded', restored: 2, expired: 0 });
+  assert.deepEqual(restored.userSessions('alice', 10).map(([sid]) => sid), ['a']);
+  const old = path.join(folder(t), 'v1.jsonl');
+  writeFileSync(old, `{"format":"express-cluster-sessions/snapshot","version":1}\n["x","{}",${Math.ceil(Date.now() / 1000) + 60},60,null]\n`);
+  const fromOld = new SessionTable();
+  assert.deepEqual(loadSnapshot(fromOld, old), { outcome: 'loaded', restored: 1, expired: 0 });
 });

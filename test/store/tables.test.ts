@@ -140,8 +140,8 @@ for (const [name, Table] of tables) {
     table.set('b', '{"b":1}', start + 20_000);
     const records = [...table.records()];
     assert.deepEqual(records, [
-      ['a', '{"a":1}', start / 1000 + 5, 5, start / 1000 + 60],
-      ['b', '{"b":1}', start / 1000 + 20, 20, start / 1000 + 60],
+      ['a', '{"a":1}', start / 1000 + 5, 5, start / 1000 + 60, null],
+      ['b', '{"b":1}', start / 1000 + 20, 20, start / 1000 + 60, null],
     ]);
     t.mock.timers.tick(10_000);
     const restored = new Table({ absoluteTimeoutMs: 60_000 });
@@ -252,11 +252,128 @@ for (const [name, Table] of tables) {
     assert.equal(held(table)[0]![1], (2 ** 32 - 1) * 1000);
   });
 
+  test(`${name}: users: a session saved with a user is listed under it; saved with another or none, it moves or leaves`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{"n":1}', start + 60_000, 'alice');
+    t.mock.timers.tick(1000);
+    table.set('b', '{"n":2}', start + 60_000, 'alice');
+    table.set('c', '{}', start + 60_000, '__proto__');
+    table.set('d', '{}', start + 60_000);
+    assert.deepEqual(table.userSessions('alice', 10), [
+      ['b', '{"n":2}', start + 60_000, start + 1000],
+      ['a', '{"n":1}', start + 60_000, start],
+    ], 'most recently used first, with data, expiry and last use');
+    assert.deepEqual(table.userSessions('__proto__', 10).map(([sid]) => sid), ['c'], 'any string is a user id');
+    assert.equal(table.users, 2);
+    table.set('a', '{}', start + 60_000, 'bob');
+    table.set('b', '{}', start + 60_000);
+    assert.deepEqual(table.userSessions('alice', 10), []);
+    assert.deepEqual(table.userSessions('bob', 10).map(([sid]) => sid), ['a']);
+    assert.equal(table.users, 2, 'alice has none left');
+  });
+
+  test(`${name}: users: a read or a touch is use (newest first follows it); listing is not, and is bounded by its limit`, (t) => {
+    const table = tableOnMockClock(t);
+    for (const sid of ['a', 'b', 'c']) {
+      table.set(sid, '{}', start + 60_000, 'alice');
+      t.mock.timers.tick(1000);
+    }
+    table.read('a');
+    t.mock.timers.tick(1000);
+    table.touch('b', Date.now() + 60_000);
+    const listed = table.userSessions('alice', 2);
+    assert.deepEqual(listed.map(([sid, , , lastUsedAt]) => [sid, lastUsedAt - start]), [['b', 4000], ['a', 3000]]);
+    const expiry = held(table).find(([sid]) => sid === 'c')?.[1];
+    table.userSessions('alice', 10);
+    assert.equal(held(table).find(([sid]) => sid === 'c')?.[1], expiry, 'listing rolls no expiry');
+  });
+
+  test(`${name}: users: every path that removes a session removes it from the index`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 3, absoluteTimeoutMs: 30_000 });
+    // One user per path: a user whose only session went must leave the index (its count says so).
+    const gone = (user: string, why: string) => {
+      assert.deepEqual(table.userSessions(user, 100), [], `${why}: not listed`);
+      assert.ok(![...table.records()].some((record) => record[5] === user), `${why}: not held`);
+    };
+    table.set('s1', '{}', start + 60_000, 'destroyed');
+    table.destroy('s1');
+    gone('destroyed', 'destroy');
+    assert.equal(table.users, 0, 'destroy');
+    table.set('s2', '{}', start + 5_000, 'expired');
+    t.mock.timers.tick(5_000);
+    assert.equal(table.read('s2'), undefined);
+    assert.equal(table.users, 0, 'expiry found on a read');
+    table.set('s3', '{}', Date.now() + 5_000, 'swept');
+    t.mock.timers.tick(5_000);
+    assert.equal(table.sweep(), 1);
+    assert.equal(table.users, 0, 'sweep');
+    table.set('s4', '{}', Date.now() + 60_000, 'evicted');
+    for (const sid of ['x', 'y', 'z']) table.set(sid, '{}', Date.now() + 60_000);
+    gone('evicted', 'eviction');
+    assert.equal(table.users, 0, 'eviction of the least recently used');
+    table.set('s5', '{}', Date.now() + 60_000, 'deadline');
+    t.mock.timers.tick(30_000);
+    assert.equal(table.length(), 0, 'every session is past the absolute timeout');
+    assert.equal(table.users, 0, 'the absolute timeout');
+    table.set('s6', '{}', Date.now() + 60_000, 'cleared');
+    table.set('s7', '{}', Date.now() + 60_000, 'too');
+    table.clear();
+    assert.equal(table.users, 0, 'clear');
+    table.set('s8', '{}', Date.now() + 60_000, 'renamed');
+    table.set('s8', '{}', Date.now() + 60_000, 'other');
+    table.set('s9', '{}', Date.now() + 60_000, 'anonymous');
+    table.set('s9', '{}', Date.now() + 60_000);
+    gone('renamed', 'saved under another user');
+    assert.equal(table.users, 1, 'saved under another user, and saved with none');
+  });
+
+  test(`${name}: destroyUser: ends every session of the user but the one kept, and no one else's`, (t) => {
+    const table = tableOnMockClock(t);
+    for (const sid of ['a', 'b', 'c']) table.set(sid, '{}', start + 60_000, 'alice');
+    table.set('d', '{}', start + 60_000, 'bob');
+    table.set('e', '{}', start + 60_000);
+    assert.equal(table.destroyUser('alice', 'b'), 2);
+    assert.deepEqual(ids(table).sort(), ['b', 'd', 'e']);
+    assert.equal(table.destroyUser('alice', null), 1);
+    assert.equal(table.destroyUser('nobody', null), 0);
+    assert.deepEqual(ids(table).sort(), ['d', 'e']);
+  });
+
+  test(`${name}: users: records carry the user; a restored record is listed again; an old 5-field record has none`, (t) => {
+    const table = tableOnMockClock(t);
+    table.set('a', '{}', start + 60_000, 'alice');
+    table.set('b', '{}', start + 60_000);
+    const records = [...table.records()];
+    assert.deepEqual(records.map((record) => record[5]), ['alice', null]);
+    const restored = new Table();
+    for (const record of records) assert.ok(restored.restore(record));
+    assert.ok(restored.restore(['old', '{}', start / 1000 + 60, 60, null]), 'a record from before users were indexed');
+    assert.ok(!restored.restore(['bad', '{}', start / 1000 + 60, 60, null, 42]), 'a user that is not a string is malformed');
+    assert.deepEqual(restored.userSessions('alice', 10).map(([sid, , , lastUsedAt]) => [sid, lastUsedAt]), [['a', start]], 'last used: as its expiry tells');
+    assert.equal(restored.users, 1);
+  });
+
   test(`${name}: options: an unknown name or a bad value throws a TypeError naming the option`, () => {
     assert.throws(() => new Table({ maxSessions: 0 }), { name: 'TypeError', message: `${name}: \`maxSessions\` must be an integer >= 1, got 0` });
     assert.throws(() => new Table({ defaultTtlMs: 1.5 }), { name: 'TypeError', message: /`defaultTtlMs`/ });
     assert.throws(() => new Table({ ttl: 60 } as TableOptions), { name: 'TypeError', message: /`ttl` is not an option/ });
   });
+}
+
+/** Users of the random test: null is a session without one. */
+const users = [null, null, null, 'alice', 'bob', '__proto__', ''];
+
+/** The user index, asked through the table's own methods, equals a recomputation from the sessions it holds. */
+function assertIndexMatchesTable(table: Sessions, when: string): void {
+  table.sweep(); // expired sessions not yet removed are in neither
+  const byUser = new Map<string, string[]>();
+  for (const [sid, , , , , userId] of table.records()) if (userId !== null) byUser.set(userId, [...(byUser.get(userId) ?? []), sid]);
+  for (const user of users) {
+    if (user === null) continue;
+    const listed = table.userSessions(user, 1000).map(([sid]) => sid);
+    assert.deepEqual(listed.sort(), (byUser.get(user) ?? []).sort(), `${user}'s sessions at ${when}`);
+  }
+  assert.equal(table.users, byUser.size, `users with sessions at ${when}`);
 }
 
 test('SessionTable matches PlainTable: 30,000 random operations on a moving clock leave both holding the same', (t) => {
@@ -270,12 +387,22 @@ test('SessionTable matches PlainTable: 30,000 random operations on a moving cloc
   for (let i = 0; i < 30_000; i++) {
     const sid = random(50) === 0 ? '__proto__' : `s${random(100)}`;
     const expiresAt = random(5) === 0 ? null : Date.now() + random(60_000) - 5000;
-    const op = ['set', 'set', 'set', 'read', 'read', 'touch', 'destroy', 'tick', 'sweep', 'length'][random(10)]!;
+    const user = users[random(users.length)]!;
+    const op = ['set', 'set', 'set', 'read', 'read', 'touch', 'destroy', 'tick', 'sweep', 'length', 'list', 'destroyUser'][random(12)]!;
     counts.set(op, (counts.get(op) ?? 0) + 1);
     switch (op) {
       case 'set':
-        fast.set(sid, `{"i":${i}}`, expiresAt);
-        plain.set(sid, `{"i":${i}}`, expiresAt);
+        fast.set(sid, `{"i":${i}}`, expiresAt, user);
+        plain.set(sid, `{"i":${i}}`, expiresAt, user);
+        break;
+      case 'list':
+        if (user !== null) {
+          const limit = 1 + random(5);
+          assert.deepEqual(fast.userSessions(user, limit), plain.userSessions(user, limit), `list at step ${i}`);
+        }
+        break;
+      case 'destroyUser':
+        if (user !== null && random(10) === 0) assert.equal(fast.destroyUser(user, sid), plain.destroyUser(user, sid), `destroyUser at step ${i}`);
         break;
       case 'read':
         assert.deepEqual(fast.read(sid), plain.read(sid), `read ${sid} at step ${i}`);
@@ -300,6 +427,7 @@ test('SessionTable matches PlainTable: 30,000 random operations on a moving cloc
     }
     if (fast.size === options.maxSessions) full++;
     if (i % 1000 === 0) assert.deepEqual([...fast.records()], [...plain.records()], `records at step ${i}`);
+    if (i % 1000 === 500) for (const table of [fast, plain]) assertIndexMatchesTable(table, `step ${i}`);
   }
   assert.deepEqual([...fast.records()], [...plain.records()]);
   assert.ok([...counts.values()].every((count) => count > 1000), `every kind of operation ran: ${JSON.stringify([...counts])}`);

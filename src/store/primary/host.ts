@@ -27,6 +27,8 @@ export interface StoreHostOptions extends TableOptions {
   maxIdLength?: number | undefined;
   /** Largest session saved, in bytes of JSON: a larger `set` fails with ERR_SESSION_TOO_LARGE (413). Announced. @default 16_384 */
   maxSessionBytes?: number | undefined;
+  /** Longest user id (the session field stores index sessions by), in characters. Announced. @default 256 */
+  maxUserIdLength?: number | undefined;
   /** How often expired sessions are swept from memory, in ms. @default 60_000 */
   sweepIntervalMs?: number | undefined;
   /** A table of your own (see sessions.ts); then set maxSessions, defaultTtlMs and absoluteTimeoutMs on it. @default a SessionTable */
@@ -42,6 +44,8 @@ export interface HostStats {
   requests: number;
   rejected: number;
   sessions: number;
+  /** Users with at least one session. */
+  users: number;
 }
 
 type Send = (replies: WireReply[]) => void;
@@ -50,6 +54,7 @@ const rules: Readonly<Record<keyof StoreHostOptions, Rule>> = {
   ...tableRules,
   maxIdLength: integer(1, 65_536),
   maxSessionBytes: integer(64),
+  maxUserIdLength: integer(1, 65_536),
   sweepIntervalMs: integer(1),
   sessions: oneOf('a Sessions table (an object with read, set, touch, destroy…)', (value) => typeof (value as Sessions | null)?.read === 'function'),
   features: oneOf('an array of features (sessionLocks, snapshots(…))', (value) => Array.isArray(value) && value.every((f) => typeof (f as Feature | null)?.attach === 'function')),
@@ -88,7 +93,7 @@ export class StoreHost extends EventEmitter {
       throw new TypeError('ClusterStore.setup(): with `sessions` (a table of your own), set maxSessions, defaultTtlMs and absoluteTimeoutMs on that table');
     }
     this.sessions = options.sessions ?? new SessionTable({ maxSessions, defaultTtlMs, absoluteTimeoutMs });
-    this.limits = { maxIdLength: options.maxIdLength ?? 256, maxSessionBytes: options.maxSessionBytes ?? 16_384 };
+    this.limits = { maxIdLength: options.maxIdLength ?? 256, maxSessionBytes: options.maxSessionBytes ?? 16_384, maxUserIdLength: options.maxUserIdLength ?? 256 };
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     const features = options.features ?? [];
     const names = [...coreOps, ...features.flatMap((feature) => feature.ops ?? [])].map((op) => op.name);
@@ -190,7 +195,7 @@ export class StoreHost extends EventEmitter {
   }
 
   stats(): HostStats {
-    return { ...this.#stats, sessions: this.sessions.size };
+    return { ...this.#stats, sessions: this.sessions.size, users: this.sessions.users };
   }
 
   readonly #answer = (): void => {

@@ -3,7 +3,9 @@
 // arrays: heap per session is the id, the JSON and little else (`npm run bench:store` measures it). Times are
 // kept to the second, as cookies keep them, in 32-bit unsigned integers (good until 2106). It must behave exactly
 // as plain-table.ts: the template's test/store/tables.test.ts runs both through the same tests.
-import { isRecord, lifetimeOf, maxSecond, tableOptions, toSeconds, type SessionRecord, type Sessions, type StoredSession, type TableOptions, type TableSettings } from './sessions.js';
+import { lifetimeOf, maxSecond, parseRecord, tableOptions, toSeconds } from './sessions.js';
+import type { SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
+import { UserIndex } from './user-index.js';
 
 export class SessionTable implements Sessions {
   readonly #options: TableSettings;
@@ -21,6 +23,9 @@ export class SessionTable implements Sessions {
   // Eviction walks the map from its oldest end. A fresh iterator would step over every entry already
   // deleted there each time (V8 keeps them until it rehashes); one long-lived iterator steps over each once.
   #oldest: Iterator<string> | undefined;
+  /** Sessions with a user only: slot → user id. Empty (and never looked at) while no session has a user. */
+  readonly #userOf = new Map<number, string>();
+  readonly #users = new UserIndex();
 
   constructor(options: TableOptions = {}) {
     this.#options = tableOptions('SessionTable', options);
@@ -30,17 +35,21 @@ export class SessionTable implements Sessions {
     return this.#slots.size;
   }
 
+  get users(): number {
+    return this.#users.size;
+  }
+
   read(sid: string): StoredSession | undefined {
     const now = Date.now();
     const slot = this.#live(sid, now);
     if (slot === undefined) return undefined;
     const expiresS = Math.min(toSeconds(now) + this.#lifetimeS[slot]!, this.#deadline(slot), maxSecond);
     this.#expiresS[slot] = expiresS;
-    this.#markUsed(sid, slot);
+    this.#markUsed(sid, slot, now);
     return [this.#json[slot]!, expiresS * 1000];
   }
 
-  set(sid: string, json: string, expiresAt: number | null): void {
+  set(sid: string, json: string, expiresAt: number | null, userId: string | null = null): void {
     const now = Date.now();
     const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
     if (expiry <= now) {
@@ -54,7 +63,7 @@ export class SessionTable implements Sessions {
       const current = this.#live(sid, now);
       deadlineS = current === undefined ? toSeconds(now + this.#options.absoluteTimeoutMs) : this.#deadline(current);
     }
-    this.#insert(sid, json, Math.min(toSeconds(expiry), deadlineS), lifetimeOf(expiry, now), deadlineS);
+    this.#insert(sid, json, Math.min(toSeconds(expiry), deadlineS), lifetimeOf(expiry, now), deadlineS, userId, now);
   }
 
   touch(sid: string, expiresAt: number | null): void {
@@ -70,7 +79,7 @@ export class SessionTable implements Sessions {
     this.#expiresS[slot] = expiresS;
     this.#lifetimeS[slot] = lifetimeOf(expiry, now);
     if (expiresS * 1000 <= now) this.#remove(sid);
-    else this.#markUsed(sid, slot);
+    else this.#markUsed(sid, slot, now);
   }
 
   destroy(sid: string): void {
@@ -90,16 +99,32 @@ export class SessionTable implements Sessions {
     for (const [sid, slot] of this.#slots) {
       const expiresS = this.#expiresS[slot]!;
       const deadlineS = this.#deadline(slot);
-      if (expiresS * 1000 > now) yield [sid, this.#json[slot]!, expiresS, this.#lifetimeS[slot]!, Number.isFinite(deadlineS) ? deadlineS : null];
+      if (expiresS * 1000 > now) yield [sid, this.#json[slot]!, expiresS, this.#lifetimeS[slot]!, Number.isFinite(deadlineS) ? deadlineS : null, this.#userOf.get(slot) ?? null];
     }
   }
 
-  restore(record: unknown): boolean {
-    if (!isRecord(record)) return false;
-    const [sid, json, expiresS, lifetime, deadlineS] = record;
-    if (expiresS * 1000 > Date.now()) this.#insert(sid, json, expiresS, lifetime, deadlineS ?? Infinity);
+  restore(value: unknown): boolean {
+    const record = parseRecord(value);
+    if (record === undefined) return false;
+    const [sid, json, expiresS, lifetime, deadlineS, userId] = record;
+    // A restored session was last used, as far as the record tells, when its expiry was last rolled.
+    if (expiresS * 1000 > Date.now()) this.#insert(sid, json, expiresS, lifetime, deadlineS ?? Infinity, userId, (expiresS - lifetime) * 1000);
     return true;
   }
+
+  userSessions(userId: string, limit: number): UserSession[] {
+    return this.#users.list(userId, limit, this.#found);
+  }
+
+  destroyUser(userId: string, except: string | null): number {
+    return this.#users.endAll(userId, except, this.#found, (sid) => this.#remove(sid));
+  }
+
+  /** A live session's JSON and expiry, for the user index. */
+  readonly #found = (sid: string): [string, number] | undefined => {
+    const slot = this.#live(sid, Date.now());
+    return slot === undefined ? undefined : [this.#json[slot]!, this.#expiresS[slot]! * 1000];
+  };
 
   length(): number {
     this.sweep();
@@ -114,6 +139,8 @@ export class SessionTable implements Sessions {
     this.#deadlineS = undefined;
     this.#free = [];
     this.#oldest = undefined;
+    this.#userOf.clear();
+    this.#users.clear();
   }
 
   sweep(): number {
@@ -122,7 +149,7 @@ export class SessionTable implements Sessions {
     for (const [sid, slot] of this.#slots) {
       if (this.#expiresS[slot]! * 1000 <= now) {
         this.#slots.delete(sid);
-        this.#release(slot);
+        this.#release(sid, slot);
         removed++;
       }
     }
@@ -134,7 +161,7 @@ export class SessionTable implements Sessions {
     const slot = this.#slots.get(sid);
     if (slot === undefined || this.#expiresS[slot]! * 1000 > now) return slot;
     this.#slots.delete(sid);
-    this.#release(slot);
+    this.#release(sid, slot);
     return undefined;
   }
 
@@ -142,11 +169,12 @@ export class SessionTable implements Sessions {
     return this.#deadlineS?.[slot] || Infinity;
   }
 
-  #insert(sid: string, json: string, expiresS: number, lifetime: number, deadlineS: number): void {
+  #insert(sid: string, json: string, expiresS: number, lifetime: number, deadlineS: number, userId: string | null, usedAt: number): void {
     let slot = this.#slots.get(sid);
     if (slot === undefined) slot = this.#allocate();
     else this.#slots.delete(sid);
     this.#slots.set(sid, slot);
+    this.#setUser(sid, slot, userId, usedAt);
     this.#json[slot] = json;
     this.#expiresS[slot] = expiresS;
     this.#lifetimeS[slot] = lifetime;
@@ -159,7 +187,7 @@ export class SessionTable implements Sessions {
     const slot = this.#slots.get(sid);
     if (slot === undefined) return;
     this.#slots.delete(sid);
-    this.#release(slot);
+    this.#release(sid, slot);
   }
 
   #allocate(): number {
@@ -175,14 +203,31 @@ export class SessionTable implements Sessions {
     return slot;
   }
 
-  #release(slot: number): void {
+  /** Every path that removes a session comes here (after deleting its id), so the user index stays exact. */
+  #release(sid: string, slot: number): void {
     this.#json[slot] = ''; // let go of the JSON now
     this.#free.push(slot);
+    if (this.#userOf.size > 0) this.#setUser(sid, slot, null, 0);
   }
 
-  #markUsed(sid: string, slot: number): void {
+  #markUsed(sid: string, slot: number, now: number): void {
     this.#slots.delete(sid);
     this.#slots.set(sid, slot);
+    if (this.#userOf.size === 0) return;
+    const userId = this.#userOf.get(slot);
+    if (userId !== undefined) this.#users.put(userId, sid, now);
+  }
+
+  /** Slot `slot` (session `sid`) now belongs to `userId` (null: to no user), last used at `usedAt`. */
+  #setUser(sid: string, slot: number, userId: string | null, usedAt: number): void {
+    const before = this.#userOf.size === 0 ? undefined : this.#userOf.get(slot);
+    if (before !== undefined && before !== userId) {
+      this.#userOf.delete(slot);
+      this.#users.delete(before, sid);
+    }
+    if (userId === null) return;
+    this.#userOf.set(slot, userId);
+    this.#users.put(userId, sid, usedAt);
   }
 
   #evictOldest(): void {

@@ -6,8 +6,14 @@ import { checkOptions, integer } from '../shared/options.js';
 /** A session as a read returns it (and as the host sends it): [json, expiresAt in ms, on a whole second]. */
 export type StoredSession = [json: string, expiresAt: number];
 
-/** A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null]. */
-export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null];
+/**
+ * A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null, user id
+ * or null]. Records of snapshots written before users were indexed have no sixth element: no user.
+ */
+export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null, userId: string | null];
+
+/** One of a user's sessions as listing returns it: [id, json, expires at (ms), last used at (ms)]. */
+export type UserSession = [sid: string, json: string, expiresAt: number, lastUsedAt: number];
 
 /**
  * What the host needs of a table. Expiry follows `expiresAt` (ms since the epoch; null: `defaultTtlMs` from now),
@@ -22,8 +28,11 @@ export interface Sessions {
    * skip it), and the session becomes the most recently used.
    */
   read(sid: string): StoredSession | undefined;
-  /** Stores `json`; an `expiresAt` already past removes the session instead (a logout in all but name). */
-  set(sid: string, json: string, expiresAt: number | null): void;
+  /**
+   * Stores `json`, belonging to `userId` (null: no user); an `expiresAt` already past removes the session instead
+   * (a logout in all but name).
+   */
+  set(sid: string, json: string, expiresAt: number | null, userId?: string | null): void;
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
   touch(sid: string, expiresAt: number | null): void;
   destroy(sid: string): void;
@@ -38,6 +47,12 @@ export interface Sessions {
   records(): Iterable<SessionRecord>;
   /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean;
+  /** Users with at least one session held. */
+  readonly users: number;
+  /** A user's live sessions, most recently used first, at most `limit`. Listing is not use: nothing rolls. */
+  userSessions(userId: string, limit: number): UserSession[];
+  /** Ends every session of `userId` but `except`; returns how many live ones ended. */
+  destroyUser(userId: string, except: string | null): number;
 }
 
 export interface TableOptions {
@@ -86,9 +101,12 @@ export function lifetimeOf(expiresAt: number, now: number): number {
   return Math.min(Math.max(1, Math.round((expiresAt - now) / 1000)), maxSecond);
 }
 
-export function isRecord(value: unknown): value is SessionRecord {
-  if (!Array.isArray(value) || value.length !== 5) return false;
-  const [sid, json, expiresS, lifetime, deadlineS] = value as unknown[];
+/** A well-formed record, with its user (null for a record written before users were indexed); else undefined. */
+export function parseRecord(value: unknown): SessionRecord | undefined {
+  if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
+  const [sid, json, expiresS, lifetime, deadlineS, userId = null] = value as unknown[];
   const second = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1 && (n as number) <= maxSecond;
-  return typeof sid === 'string' && typeof json === 'string' && second(expiresS) && second(lifetime) && (deadlineS === null || second(deadlineS));
+  const wellFormed = typeof sid === 'string' && typeof json === 'string' && second(expiresS) && second(lifetime) && (deadlineS === null || second(deadlineS));
+  if (!wellFormed || (userId !== null && typeof userId !== 'string')) return undefined;
+  return [sid, json, expiresS as number, lifetime as number, deadlineS as number | null, userId];
 }

@@ -15,6 +15,8 @@ export const ErrorCode = {
   /** A malformed request: a bug, in a store or in whoever else sent it. */
   badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
   tooLarge: 'ERR_SESSION_TOO_LARGE',
+  /** The session's user field holds a string over maxUserIdLength: the app's user ids are longer than the host allows. */
+  userIdTooLong: 'ERR_SESSION_USER_ID_TOO_LONG',
   internal: 'ERR_SESSION_STORE_INTERNAL',
   lockWaitTimeout: 'ERR_SESSION_LOCK_WAIT_TIMEOUT',
   lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',

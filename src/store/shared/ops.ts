@@ -1,7 +1,7 @@
 // Every store op, defined once: its arguments, its reply, whether a worker may post it without waiting for an
 // answer, how both sides check it, and how the host runs it. Adding an op is one entry here (or in a feature's
 // own ops file) plus the store method that calls it. Imported by both sides; only the host calls `run`.
-import type { Sessions, StoredSession } from '../primary/sessions.js';
+import type { Sessions, StoredSession, UserSession } from '../primary/sessions.js';
 import { badRequest, ErrorCode, StoreError } from './errors.js';
 
 /** What the host accepts; announced in the handshake, so workers check writes exactly as the host will. */
@@ -10,7 +10,12 @@ export interface Limits {
   maxIdLength: number;
   /** Largest session, in bytes of JSON. */
   maxSessionBytes: number;
+  /** Longest user id (the session field the stores index by), in characters. */
+  maxUserIdLength: number;
 }
+
+/** Most sessions one listing of a user's sessions returns. */
+export const maxListedSessions = 1000;
 
 /** The host's answer to a store's first contact. */
 export interface Handshake {
@@ -71,17 +76,18 @@ const get = defineOp<[sid: string], StoredSession | null>({
   run: ({ sessions }, sid) => sessions.read(sid) ?? null,
 });
 
-const set = defineOp<[sid: string, json: string, expiresAt: number | null], void>({
+const set = defineOp<[sid: string, json: string, expiresAt: number | null, userId: string | null], void>({
   name: 'set',
   postable: true,
   read: false,
   check(args, limits) {
-    checkSid('set', args, 3, limits);
+    checkSid('set', args, 4, limits);
     if (typeof args[1] !== 'string') throw badRequest('set: the session must be a JSON string');
     checkExpiry(args[2], 'set');
+    checkUserId(args[3], limits, true);
     checkSessionSize(args[0] as string, args[1], limits.maxSessionBytes);
   },
-  run: ({ sessions }, sid, json, expiresAt) => sessions.set(sid, json, expiresAt),
+  run: ({ sessions }, sid, json, expiresAt, userId) => sessions.set(sid, json, expiresAt, userId),
 });
 
 const touch = defineOp<[sid: string, expiresAt: number | null], void>({
@@ -127,8 +133,36 @@ const clear = defineOp<[], void>({
   run: ({ sessions }) => sessions.clear(),
 });
 
+/** A user's sessions, most recently used first, at most `limit` (up to maxListedSessions). */
+const userSessions = defineOp<[userId: string, limit: number], UserSession[]>({
+  name: 'userSessions',
+  postable: false,
+  read: true,
+  check(args, limits) {
+    if (args.length !== 2) throw badRequest('userSessions: takes a user id and a limit');
+    checkUserId(args[0], limits, false);
+    if (!Number.isSafeInteger(args[1]) || (args[1] as number) < 1 || (args[1] as number) > maxListedSessions) {
+      throw badRequest(`userSessions: the limit must be an integer from 1 to ${maxListedSessions}`);
+    }
+  },
+  run: ({ sessions }, userId, limit) => sessions.userSessions(userId, limit),
+});
+
+/** Ends every session of a user but one (the current, say): returns how many ended. Answered, with the count. */
+const destroyUser = defineOp<[userId: string, except: string | null], number>({
+  name: 'destroyUser',
+  postable: false,
+  read: false,
+  check(args, limits) {
+    if (args.length !== 2) throw badRequest('destroyUser: takes a user id and the session id to keep (or null)');
+    checkUserId(args[0], limits, false);
+    if (args[1] !== null && (typeof args[1] !== 'string' || args[1].length > limits.maxIdLength)) throw badRequest('destroyUser: the session to keep must be a session id or null');
+  },
+  run: ({ sessions }, userId, except) => sessions.destroyUser(userId, except),
+});
+
 /** The ops every host runs. */
-export const ops = { hello, get, set, touch, destroy, all, length, clear };
+export const ops = { hello, get, set, touch, destroy, all, length, clear, userSessions, destroyUser };
 
 export const coreOps: readonly AnyOp[] = Object.values(ops);
 
@@ -153,6 +187,15 @@ export function checkSid(op: string, args: readonly unknown[], count: number, li
   const sid = args[0];
   if (args.length !== count || typeof sid !== 'string' || sid.length > limits.maxIdLength) {
     throw badRequest(`${op}: takes ${count} argument(s), the first a session id of at most ${limits.maxIdLength} characters (maxIdLength)`);
+  }
+}
+
+/** A user id is a string of at most maxUserIdLength characters (or, where `orNull`, null: no user). */
+function checkUserId(value: unknown, limits: Limits, orNull: boolean): void {
+  if (orNull && value === null) return;
+  if (typeof value !== 'string') throw badRequest(`a user id must be a string${orNull ? ' or null' : ''}`);
+  if (value.length > limits.maxUserIdLength) {
+    throw new StoreError(ErrorCode.userIdTooLong, `user id of ${value.length} characters, over maxUserIdLength (${limits.maxUserIdLength}); the session was not saved`);
   }
 }
 

@@ -5,7 +5,8 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { Sessions } from '../primary/sessions.js';
 
 const FORMAT = 'express-cluster-sessions/snapshot';
-const VERSION = 1;
+/** 2: records carry the session's user. Files of version 1 still load (their sessions have no user). */
+const VERSION = 2;
 const linesPerWrite = 1000;
 
 /** Writes every live session of `table` to `file`, atomically; returns how many. Yields between chunks. */
@@ -49,7 +50,7 @@ export function loadSnapshot(table: Sessions, file: string): LoadResult {
   const records: unknown[] = [];
   try {
     const header = JSON.parse(lines[0] ?? 'null') as { format?: unknown; version?: unknown } | null;
-    if (header?.format !== FORMAT || header.version !== VERSION) return moveAside(file, 'it is not a session snapshot of this version');
+    if (header?.format !== FORMAT || (header.version !== 1 && header.version !== VERSION)) return moveAside(file, 'it is not a session snapshot of a version this store reads');
     for (const line of lines.slice(1)) records.push(JSON.parse(line));
   } catch {
     return moveAside(file, 'it is not valid JSON lines');

@@ -1,0 +1,92 @@
+// Sessions that know their user, with Redis: beside connect-redis's keys, one sorted set per user holds that
+// user's session ids, scored by when each was last saved or touched. Membership expires with the sessions (the
+// set's TTL follows its longest-lived member); a member whose session is gone, or belongs to someone else now, is
+// dropped when it is read. Runs in each worker; the same methods as ClusterStore's, so the app never knows which.
+import type { SessionData } from 'express-session';
+import type { RedisClientType } from 'redis';
+
+/** What the Redis store adds for sessions that know their user: the same methods as ClusterStore's. */
+export interface UserSessionMethods {
+  userSessions(userId: string, options: { limit?: number }, callback: (error: unknown, sessions?: UserSessionInfo[]) => void): void;
+  destroyUserSessions(userId: string, options: { except?: string | undefined }, callback: (error: unknown, ended?: number) => void): void;
+}
+
+export interface UserSessionInfo {
+  sid: string;
+  session: SessionData;
+  lastUsedAt: number;
+  expiresAt: number;
+}
+
+/** Most sessions one listing returns, as the cluster store. */
+const maxListed = 1000;
+
+export class RedisUserIndex {
+  constructor(
+    private readonly client: () => RedisClientType,
+    /** connect-redis's key prefix: sessions are `<prefix><sid>`, user sets `<prefix>user:<user id>`. */
+    private readonly prefix: string,
+    private readonly userField: string,
+  ) {}
+
+  /** The user a session belongs to: a string in its user field, else none. */
+  userOf(session: SessionData): string | null {
+    const user: unknown = (session as unknown as Record<string, unknown>)[this.userField];
+    return typeof user === 'string' ? user : null;
+  }
+
+  /** After a save or a touch: files the session under its user, used now, until it expires. */
+  async saved(sid: string, session: SessionData, expiresAt: number): Promise<void> {
+    const user = this.userOf(session);
+    if (user === null) return;
+    const key = this.#userKey(user);
+    const client = this.client();
+    // NX then GT: a set without a TTL gets this one; a set with one keeps the later of the two.
+    await Promise.all([client.zAdd(key, { score: Date.now(), value: sid }), client.pExpireAt(key, expiresAt, 'NX'), client.pExpireAt(key, expiresAt, 'GT')]);
+  }
+
+  async list(userId: string, limit: number): Promise<UserSessionInfo[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxListed) throw new RangeError(`limit must be an integer from 1 to ${maxListed}, got ${limit}`);
+    const members = await this.client().zRangeWithScores(this.#userKey(userId), 0, -1, { REV: true });
+    const sessions = await this.#sessionsOf(userId, members.map(({ value }) => value));
+    const found: UserSessionInfo[] = [];
+    for (const [i, { value: sid, score }] of members.entries()) {
+      const live = sessions[i];
+      if (live !== undefined && found.length < limit) found.push({ sid, session: live.session, lastUsedAt: score, expiresAt: live.expiresAt });
+    }
+    return found;
+  }
+
+  /** Ends every session of `userId` but `except`; returns how many ended. */
+  async destroyAll(userId: string, except: string | null): Promise<number> {
+    const client = this.client();
+    const sids = (await client.zRange(this.#userKey(userId), 0, -1)).filter((sid) => sid !== except);
+    const sessions = await this.#sessionsOf(userId, sids);
+    const mine = sids.filter((_, i) => sessions[i] !== undefined);
+    const ended = mine.length === 0 ? 0 : await client.del(mine.map((sid) => this.prefix + sid));
+    if (sids.length > 0) await client.zRem(this.#userKey(userId), sids);
+    return ended;
+  }
+
+  /** The live sessions of `sids` that still belong to `userId` (undefined where not), dropping the others from the set. */
+  async #sessionsOf(userId: string, sids: string[]): Promise<({ session: SessionData; expiresAt: number } | undefined)[]> {
+    if (sids.length === 0) return [];
+    const client = this.client();
+    const keys = sids.map((sid) => this.prefix + sid);
+    const [values, ttls] = await Promise.all([client.mGet(keys), Promise.all(keys.map((key) => client.pTTL(key)))]);
+    const now = Date.now();
+    const stale: string[] = [];
+    const sessions = values.map((value, i) => {
+      const session = value === null ? null : (JSON.parse(value) as SessionData);
+      if (session !== null && this.userOf(session) === userId && ttls[i]! > 0) return { session, expiresAt: now + ttls[i]! };
+      stale.push(sids[i]!);
+      return undefined;
+    });
+    if (stale.length > 0) await client.zRem(this.#userKey(userId), stale);
+    return sessions;
+  }
+
+  #userKey(userId: string): string {
+    return `${this.prefix}user:${userId}`;
+  }
+}
