@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import { accountRoutes, isUserAware, refuseCrossSite } from './account.js';
+import { sessionOf } from './request-session.js';
+import { createDemoDirectory, type UserDirectory } from './users.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -55,6 +58,8 @@ export interface AppOptions {
   log?: Logger;
   /** One line per request: method, path, status, time (pino-http; cookies redacted by the logger). @default false */
   logRequests?: boolean;
+  /** Who may sign in. @default the demo accounts of src/users.ts */
+  users?: UserDirectory;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -77,6 +82,7 @@ export function createApp(options: AppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.use(refuseCrossSite);
   if (options.sessionLock) app.use(options.sessionLock);
   app.use(
     session({
@@ -138,6 +144,8 @@ export function createApp(options: AppOptions): Express {
     // A new connection for the next request, so the cluster may hand it to another worker.
     res.set('Connection', 'close').json(describe(session, options.workerId));
   });
+  // Sign-in and "Your sessions" need a store whose sessions know their user (not the benchmarks' MemoryStore).
+  if (isUserAware(options.store)) app.use(accountRoutes(options.store, options.users ?? createDemoDirectory(), options.workerId));
   app.post('/logout', (req, res, next) => {
     sessionOf(req).destroy((error) => {
       if (error) next(error);
@@ -165,19 +173,6 @@ function requestLogger(log: Logger) {
 function describe(session: NonNullable<Request['session']>, worker: number | string | null) {
   const firstVisitAt = session.firstVisitAt;
   return { visits: session.visits ?? 0, sessionAgeS: firstVisitAt === undefined ? 0 : Math.round((Date.now() - firstVisitAt) / 1000), worker };
-}
-
-/** The request's session; express-session leaves none while its store is disconnected. */
-function sessionOf(req: Request): NonNullable<Request['session']> {
-  if (req.session === undefined) throw new SessionUnavailableError();
-  return req.session;
-}
-
-class SessionUnavailableError extends Error {
-  readonly statusCode = 503;
-  constructor() {
-    super('session store unavailable');
-  }
 }
 
 const errorHandler = (log: Logger): ErrorRequestHandler => (error: unknown, req, res, _next) => {

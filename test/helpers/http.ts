@@ -10,8 +10,9 @@ export interface Response {
   json: Record<string, unknown>;
 }
 
-export function request(url: string, options: { cookie?: string; headers?: http.OutgoingHttpHeaders; method?: string } = {}): Promise<Response> {
-  const headers = { ...options.headers, ...(options.cookie ? { cookie: options.cookie } : {}) };
+export function request(url: string, options: { cookie?: string; headers?: http.OutgoingHttpHeaders; method?: string; json?: unknown } = {}): Promise<Response> {
+  const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+  const headers = { ...options.headers, ...(options.cookie ? { cookie: options.cookie } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
       let text = '';
@@ -22,7 +23,7 @@ export function request(url: string, options: { cookie?: string; headers?: http.
     });
     req.setTimeout(15_000, () => req.destroy(new Error(`no answer from ${url} within 15 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -31,10 +32,20 @@ export class CookieJar {
   cookie: string | undefined;
 
   async get(url: string): Promise<Response> {
-    const response = await request(url, { cookie: this.cookie });
+    return this.send(url);
+  }
+
+  /** Any request with the jar's cookie; a Set-Cookie in the answer replaces it. */
+  async send(url: string, options: { method?: string; json?: unknown; headers?: http.OutgoingHttpHeaders } = {}): Promise<Response> {
+    const response = await request(url, { ...options, cookie: this.cookie });
     const setCookie = response.headers['set-cookie']?.[0];
     if (setCookie) this.cookie = setCookie.split(';')[0];
     return response;
+  }
+
+  /** A POST, as the page sends them. */
+  post(url: string, json?: unknown, headers?: http.OutgoingHttpHeaders): Promise<Response> {
+    return this.send(url, { method: 'POST', json: json ?? {}, headers });
   }
 }
 
