@@ -21,6 +21,10 @@ interface Variant {
   hosted?: boolean;
   /** Another checkout of this project to run (--baseline), for a before/after comparison in one run. */
   cwd?: string;
+  /** Each connection signs in first as this user: its session is in the store's user index. */
+  signIn?: { username: string; password: string };
+  /** The workloads it runs, when not all. */
+  workloads?: Workload[];
 }
 
 const allVariants: Variant[] = [
@@ -35,12 +39,22 @@ const allVariants: Variant[] = [
     hosted: true,
   },
   { name: 'redis', label: 'connect-redis, local redis-server', path: '/hello' },
+  {
+    name: 'cluster-user',
+    label: 'ClusterStore, visitors signed in (their sessions in the user index)',
+    path: '/hello',
+    env: { SESSION_STORE: 'cluster' },
+    hosted: true,
+    signIn: { username: 'alice', password: 'alice-demo-password' },
+    workloads: ['returning'],
+  },
 ];
 
 /** Ratios between two variants, paired by round, printed under each table. */
 const comparisons = [
   { variant: 'cluster', over: 'redis', label: 'ClusterStore ÷ connect-redis' },
   { variant: 'cluster-lock', over: 'cluster', label: 'SESSION_LOCK on ÷ off (the cost of the lock)' },
+  { variant: 'cluster-user', over: 'cluster', label: 'signed in ÷ anonymous (the cost of the user index)' },
 ];
 
 interface Run {
@@ -111,6 +125,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {
         for (const variant of runnable) {
+          if (variant.workloads && !variant.workloads.includes(workload)) continue;
           const app = apps.get(variant.name)!;
           const run = await measure(app, variant, workload, round, { connections, durationS, warmupS });
           runs.push(run);
@@ -133,12 +148,13 @@ async function main(): Promise<void> {
 
 async function measure(app: AppProcess, variant: Variant, workload: Workload, round: number, o: { connections: number; durationS: number; warmupS: number }): Promise<Run> {
   for (let attempt = 0; ; attempt++) {
-    if (o.warmupS > 0) await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.warmupS, workload });
+    const signIn = variant.signIn;
+    if (o.warmupS > 0) await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.warmupS, workload, signIn });
     const primaryPid = app.child.pid!;
     const workerPids = app.workerPids();
     const before = variant.hosted ? await hostStats(app) : null;
     const cpu = startCpuWindow([primaryPid, ...workerPids, ...(variant.servers?.() ?? [])]);
-    const load = await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.durationS, workload });
+    const load = await runSessionLoad({ url: app.url, path: variant.path, connections: o.connections, durationS: o.durationS, workload, signIn });
     const used = cpu.stop();
     const after = before === null ? null : await hostStats(app);
     const primaryS = used.byPid.get(primaryPid) ?? 0;
@@ -193,6 +209,7 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
       medianOrNull(mine.map((r) => (reference.has(r.round) ? pick(r) / pick(reference.get(r.round)!) : null)));
     const rows: Row[] = variants.map((variant) => {
       if (variant.skip) return { variant: variant.name, label: variant.label, skipped: variant.skip };
+      if (variant.workloads && !variant.workloads.includes(workload)) return { variant: variant.name, label: variant.label, skipped: `${variant.workloads.join(', ')} only` };
       const mine = of(variant.name);
       const rps = median(mine.map((r) => r.load.requestsPerS));
       const p99 = median(mine.map((r) => r.load.latencyMs.p99));

@@ -19,6 +19,8 @@ export interface LoadOptions {
   progress?: boolean;
   /** Stop early once this settles (a fault test stops when the app is gone). */
   stopWhen?: Promise<unknown>;
+  /** With `returning`: each connection starts signed in as this user (POST /login first), so its session is in the user index. */
+  signIn?: { username: string; password: string };
 }
 
 export interface LoadResult {
@@ -52,6 +54,7 @@ interface Answer {
 }
 
 export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> {
+  const signedIn = options.signIn === undefined ? [] : await signInAll(options.url, options.signIn, options.connections);
   const cookies = new Set<string>();
   const workersOf = new Map<string, Set<string>>();
   const workers = new Set<string>();
@@ -77,9 +80,10 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
       },
     ],
     setupClient: (client: autocannon.Client) => {
-      let cookie: string | undefined;
+      let cookie: string | undefined = signedIn.pop();
+      if (cookie !== undefined) client.setHeaders({ cookie });
       // One request in flight per connection: the next one leaves right after this listener, with `cookie`.
-      let sentCookie: string | undefined;
+      let sentCookie: string | undefined = cookie;
       (client as unknown as NodeJS.EventEmitter).on('connError', (error: NodeJS.ErrnoException) => {
         const code = error.code ?? 'other';
         errorCodes[code] = (errorCodes[code] ?? 0) + 1;
@@ -132,6 +136,18 @@ export async function runSessionLoad(options: LoadOptions): Promise<LoadResult> 
     cookies: [...workersOf.keys()],
     errorCodes,
   };
+}
+
+/** `count` sessions signed in as `user`: their cookies. */
+async function signInAll(url: string, user: { username: string; password: string }, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const response = await fetch(new URL('/login', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(user) });
+      const cookie = response.headers.get('set-cookie')?.split(';')[0];
+      if (!response.ok || cookie === undefined) throw new Error(`could not sign in as ${user.username}: ${response.status} ${await response.text()}`);
+      return cookie;
+    }),
+  );
 }
 
 function headerValue(headers: Record<string, string | string[]>, name: string): string | undefined {
