@@ -68,7 +68,8 @@ let warnedDeprecated = false;
  * Emits `unavailable` (error) when the primary stops answering and `available` when it answers again, for logs.
  * It never emits express-session's `disconnect`: express-session would then serve requests with no req.session at
  * all (expressjs/session#216); instead each call fails at once with a 503 StoreError, which reaches the app's
- * error handler. Emits `load` (req) each time express-session builds a session from it (the lock checks there).
+ * error handler. Emits `load` (req) when express-session first builds a request's session from it (the lock checks
+ * there).
  */
 export class ClusterStore extends Store {
   readonly #client: StoreClient;
