@@ -3,6 +3,8 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
@@ -24,10 +26,9 @@ declare module 'express-session' {
 /** The session cookie's name; not express-session's "connect.sid", which tells attackers the stack. */
 export const SESSION_COOKIE = 'ecs.sid';
 
-/** What the app reports to, and asks for its /metrics page (src/metrics.ts in the template). */
+/** What the app reports to (src/metrics.ts in the template; the primary serves them on its own port). */
 export interface AppMetrics {
   observeRequest(route: string, status: number): void;
-  render(): Promise<{ contentType: string; body: string }>;
 }
 
 export interface AppOptions {
@@ -52,7 +53,7 @@ export interface AppOptions {
    * the visitor came over HTTPS (X-Forwarded-Proto). @default false
    */
   trustProxy?: boolean | number | string;
-  /** Count requests and serve GET /metrics. @default none (no /metrics) */
+  /** Count requests. @default none */
   metrics?: AppMetrics;
   /** Where errors (and, with `logRequests`, every request) are logged. @default pino to stdout */
   log?: Logger;
@@ -66,6 +67,7 @@ export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
+  app.use(securityHeaders(options.secureCookie ?? false));
   const log = options.log ?? pino();
   if (options.logRequests) app.use(requestLogger(log));
   const metrics = options.metrics;
@@ -74,14 +76,12 @@ export function createApp(options: AppOptions): Express {
       res.once('finish', () => metrics.observeRequest((req.route as { path?: string } | undefined)?.path ?? 'unmatched', res.statusCode));
       next();
     });
-    app.get('/metrics', async (_req, res) => {
-      const rendered = await metrics.render();
-      res.type(rendered.contentType).send(rendered.body);
-    });
   }
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  // The page's script and styles, before the session middleware: files need no session.
+  app.use(express.static(fileURLToPath(new URL('./public/', import.meta.url)), { index: false, maxAge: '1h' }));
   app.use(refuseCrossSite);
   if (options.sessionLock) app.use(options.sessionLock);
   app.use(
@@ -158,6 +158,35 @@ export function createApp(options: AppOptions): Express {
   });
   app.use(errorHandler(log));
   return app;
+}
+
+/**
+ * helmet's headers, with a Content-Security-Policy the page passes: scripts and styles from this origin only (no
+ * inline ones: the page's are files), requests to this origin only, no framing. `upgrade-insecure-requests` only
+ * when cookies are secure (production, behind TLS): on plain-HTTP development it would break the page's requests.
+ */
+function securityHeaders(https: boolean): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        scriptSrcAttr: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        ...(https ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    // Served over plain HTTP in development: a Strict-Transport-Security header there would only confuse.
+    strictTransportSecurity: https,
+  });
 }
 
 function requestLogger(log: Logger) {

@@ -35,8 +35,11 @@ export interface Config {
   /** Cluster store: keep the sessions in this file across restarts (null: in memory only). */
   snapshotFile: string | null;
   snapshotIntervalMs: number;
-  /** Serve GET /metrics (Prometheus text, the whole cluster). */
+  /** Serve GET /metrics (Prometheus text, the whole cluster) from the primary, on metricsHost:metricsPort. */
   metrics: boolean;
+  metricsPort: number;
+  /** The address the metrics port binds to: loopback unless set, so the public never reaches it. */
+  metricsHost: string;
   logLevel: LogLevel;
   /** `json`: one object per line (pino); `pretty`: readable, for a terminal. */
   logFormat: 'json' | 'pretty';
@@ -83,6 +86,8 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     snapshotFile: read.text('SESSION_SNAPSHOT_FILE', '') || null,
     snapshotIntervalMs: read.integer('SESSION_SNAPSHOT_INTERVAL_S', 60, 1, 86_400) * 1000,
     metrics: read.boolean('METRICS', true),
+    metricsPort: read.integer('METRICS_PORT', 9464, 0, 65535),
+    metricsHost: read.text('METRICS_HOST', '127.0.0.1'),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'pretty'], nodeEnv === 'development' && terminal ? 'pretty' : 'json'),
     logRequests: read.boolean('LOG_REQUESTS', false),

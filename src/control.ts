@@ -1,13 +1,10 @@
-// Messages between the primary and its workers about their life and the app's metrics (not the store's: those
-// carry the store's own tag).
+// Messages between the primary and its workers about their life (not the store's: those carry the store's own
+// tag; nor the metrics': prom-client's aggregator has its own).
 export const CONTROL_TAG = 'express-cluster-sessions:control';
 
 export type ControlMessage =
-  | { tag: typeof CONTROL_TAG; cmd: 'drain' }
-  /** Worker → primary: render the metrics of the whole cluster. */
-  | { tag: typeof CONTROL_TAG; cmd: 'metrics'; id: number }
-  /** Primary → worker: the answer to `metrics` (Prometheus text, or an error). */
-  | { tag: typeof CONTROL_TAG; cmd: 'metrics-result'; id: number; contentType: string; body: string; error?: string };
+  /** Primary → worker: finish what you serve, then leave. */
+  { tag: typeof CONTROL_TAG; cmd: 'drain' };
 
 /** A worker exits with this code (sysexits' EX_CONFIG) when it cannot start as configured: replacing it would not help. */
 export const EXIT_CONFIG = 78;

@@ -1,24 +1,18 @@
-// Prometheus metrics. Each worker counts its HTTP requests and store calls; the primary adds what the store host
-// holds and renders the whole cluster's metrics (prom-client's aggregator) when a worker asks for /metrics.
-import cluster, { type Worker } from 'node:cluster';
+// Prometheus metrics. Each worker counts its HTTP requests and store calls; the primary serves the whole cluster's
+// metrics (prom-client's aggregator asks every worker) plus the store host's own, on a port of its own
+// (METRICS_PORT, on 127.0.0.1 unless METRICS_HOST says otherwise), never on the app's public port.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import { asControl, CONTROL_TAG, type ControlMessage } from './control.js';
 import { lockStats, type Outcome, type StoreHost } from './store/index.js';
-
-export interface RenderedMetrics {
-  contentType: string;
-  body: string;
-}
 
 export interface WorkerMetrics {
   observeRequest: (route: string, status: number) => void;
   observeStore: (op: string, outcome: Outcome, durationMs: number) => void;
-  /** The whole cluster's metrics, asked of the primary. */
-  render: () => Promise<RenderedMetrics>;
 }
 
-/** In a worker: registers the worker's metrics and answers through the primary. */
-export function createWorkerMetrics(timeoutMs = 5000): WorkerMetrics {
+/** In a worker: registers the worker's metrics; the primary's aggregator collects them over IPC. */
+export function createWorkerMetrics(): WorkerMetrics {
   client.collectDefaultMetrics();
   // Constructing it is what makes prom-client answer the primary's aggregation requests in this worker.
   new client.AggregatorRegistry();
@@ -31,16 +25,6 @@ export function createWorkerMetrics(timeoutMs = 5000): WorkerMetrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
   });
   const timeouts = new client.Counter({ name: 'ecs_store_ipc_timeouts_total', help: 'Store calls the primary did not answer within the timeout' });
-
-  const waiting = new Map<number, (result: Extract<ControlMessage, { cmd: 'metrics-result' }>) => void>();
-  let nextId = 1;
-  process.on('message', (message: unknown) => {
-    const control = asControl(message);
-    if (control?.cmd !== 'metrics-result') return;
-    waiting.get(control.id)?.(control);
-    waiting.delete(control.id);
-  });
-
   return {
     observeRequest: (route, status) => requests.inc({ route, status: String(status) }),
     observeStore: (op, outcome, durationMs) => {
@@ -48,51 +32,53 @@ export function createWorkerMetrics(timeoutMs = 5000): WorkerMetrics {
       storeSeconds.observe({ op }, durationMs / 1000);
       if (outcome === 'timeout') timeouts.inc();
     },
-    render: () =>
-      new Promise((resolve, reject) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(Object.assign(new Error('the primary did not send the metrics in time'), { statusCode: 503 }));
-        }, timeoutMs);
-        waiting.set(id, (result) => {
-          clearTimeout(timer);
-          if (result.error) reject(new Error(result.error));
-          else resolve({ contentType: result.contentType, body: result.body });
-        });
-        process.send?.({ tag: CONTROL_TAG, cmd: 'metrics', id } satisfies ControlMessage);
-      }),
   };
 }
 
-/** In the primary: answers the workers' `metrics` requests with every worker's metrics plus the host's. */
-export function serveClusterMetrics(host: StoreHost | undefined): void {
+/**
+ * In the primary: GET /metrics on `host:port` answers every worker's metrics plus the store host's. Resolves with
+ * the URL once listening; rejects when the port cannot be had (the caller says which setting to change).
+ */
+export async function serveClusterMetrics(store: StoreHost | undefined, address: { host: string; port: number }): Promise<{ url: string; close: () => void }> {
   const aggregator = new client.AggregatorRegistry();
   const own = new client.Registry();
-  if (host) {
-    const stat = (key: 'sessions' | 'requests' | 'messagesIn' | 'messagesOut' | 'rejected') => () => host.stats()[key];
-    gauge(own, 'ecs_sessions', 'Sessions held by the store host in the primary', stat('sessions'));
-    gauge(own, 'ecs_store_host_requests', 'Store requests the host has served since it started', stat('requests'));
-    gauge(own, 'ecs_store_host_ipc_messages_in', 'IPC messages the host has received', stat('messagesIn'));
-    gauge(own, 'ecs_store_host_ipc_messages_out', 'IPC messages the host has sent', stat('messagesOut'));
-    gauge(own, 'ecs_store_host_rejected_writes', 'Posted writes the host refused', stat('rejected'));
-    const locks = (key: 'locked' | 'waiting' | 'expired' | 'refused') => () => lockStats(host)?.[key] ?? 0;
-    gauge(own, 'ecs_session_locks_held', 'Sessions locked by a request right now (SESSION_LOCK)', locks('locked'));
-    gauge(own, 'ecs_session_lock_waiters', 'Requests waiting for their session lock right now', locks('waiting'));
-    gauge(own, 'ecs_session_locks_expired', 'Locks released because their request outlasted the hold time', locks('expired'));
-    gauge(own, 'ecs_session_lock_refusals', 'Requests that waited too long or found the queue full', locks('refused'));
-  }
-  cluster.on('message', (worker: Worker, message: unknown) => {
-    const control = asControl(message);
-    if (control?.cmd !== 'metrics') return;
-    const reply = (fields: Partial<Extract<ControlMessage, { cmd: 'metrics-result' }>>) => {
-      if (worker.isConnected()) worker.send({ tag: CONTROL_TAG, cmd: 'metrics-result', id: control.id, contentType: aggregator.contentType, body: '', ...fields });
-    };
+  if (store) registerHostMetrics(own, store);
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      return;
+    }
     Promise.all([aggregator.clusterMetrics(), own.metrics()]).then(
-      ([workers, primary]) => reply({ body: `${workers}\n${primary}` }),
-      (error: Error) => reply({ error: `cannot gather the cluster's metrics: ${error.message}` }),
+      ([workers, primary]) => res.writeHead(200, { 'content-type': aggregator.contentType }).end(`${workers}\n${primary}`),
+      (error: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot gather the cluster's metrics: ${error.message}\n`),
     );
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.unref(); // it serves while the primary runs; it must not keep a stopping primary alive
+  const { address: bound, port } = server.address() as AddressInfo;
+  const hostPart = bound.includes(':') ? `[${bound}]` : bound;
+  return { url: `http://${hostPart}:${port}/metrics`, close: () => server.close() };
+}
+
+function registerHostMetrics(registry: client.Registry, host: StoreHost): void {
+  const stat = (key: 'sessions' | 'users' | 'requests' | 'messagesIn' | 'messagesOut' | 'rejected') => () => host.stats()[key];
+  gauge(registry, 'ecs_sessions', 'Sessions held by the store host in the primary', stat('sessions'));
+  gauge(registry, 'ecs_session_users', 'Users with at least one session held', stat('users'));
+  gauge(registry, 'ecs_store_host_requests', 'Store requests the host has served since it started', stat('requests'));
+  gauge(registry, 'ecs_store_host_ipc_messages_in', 'IPC messages the host has received', stat('messagesIn'));
+  gauge(registry, 'ecs_store_host_ipc_messages_out', 'IPC messages the host has sent', stat('messagesOut'));
+  gauge(registry, 'ecs_store_host_rejected_writes', 'Posted writes the host refused', stat('rejected'));
+  const locks = (key: 'locked' | 'waiting' | 'expired' | 'refused') => () => lockStats(host)?.[key] ?? 0;
+  gauge(registry, 'ecs_session_locks_held', 'Sessions locked by a request right now (SESSION_LOCK)', locks('locked'));
+  gauge(registry, 'ecs_session_lock_waiters', 'Requests waiting for their session lock right now', locks('waiting'));
+  gauge(registry, 'ecs_session_locks_expired', 'Locks released because their request outlasted the hold time', locks('expired'));
+  gauge(registry, 'ecs_session_lock_refusals', 'Requests that waited too long or found the queue full', locks('refused'));
 }
 
 function gauge(registry: client.Registry, name: string, help: string, read: () => number): void {

@@ -34,7 +34,6 @@ function main(): void {
   );
   host?.on('snapshot-loaded', (result: LoadResult) => logLoad(log, config.snapshotFile!, result));
 
-  if (config.metrics) serveClusterMetrics(host);
 
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
@@ -70,7 +69,20 @@ function main(): void {
     { nodeEnv: config.nodeEnv, sessionStore: config.sessionStore, sessionLock: config.sessionLock, workers: config.webConcurrency },
     `${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`,
   );
-  supervisor.start();
+  // Metrics on the primary's own port, before any worker starts: a port in use stops the app with the setting to change.
+  const metricsAddress = { host: config.metricsHost, port: config.metricsPort };
+  const metrics = config.metrics ? serveClusterMetrics(host, metricsAddress) : Promise.resolve(undefined);
+  metrics.then(
+    (served) => {
+      if (served) log.info({ url: served.url }, `metrics on ${served.url}`);
+      supervisor.start();
+    },
+    (error: NodeJS.ErrnoException) => {
+      const where = `${metricsAddress.host}:${metricsAddress.port}`;
+      log.fatal({ err: error }, `cannot serve metrics on ${where} (${error.code ?? error.message}): set METRICS_PORT to a free port (or METRICS_HOST, or METRICS=false)`);
+      process.exit(1);
+    },
+  );
 }
 
 function logLoad(log: Logger, file: string, result: LoadResult): void {

@@ -18,7 +18,7 @@ function main(): void {
   exitOnUncaught(log);
 
   let draining = false;
-  const metrics = config.metrics ? createWorkerMetrics(config.storeTimeoutMs) : undefined;
+  const metrics = config.metrics ? createWorkerMetrics() : undefined;
   const sessions = createSessionStore(config, log, metrics && ((op, outcome, ms) => metrics.observeStore(op, outcome, ms)));
   const store = sessions.store;
   if (config.sessionStore === 'cluster') {

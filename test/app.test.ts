@@ -141,3 +141,28 @@ async function jarPost(jar: CookieJar, url: string) {
   if (setCookie) jar.cookie = setCookie.split(';')[0];
   return response;
 }
+
+test('security headers: a Content-Security-Policy with no inline script or style, and helmet\'s headers, on the page and on a JSON route', async (t) => {
+  const url = await listen(t, app());
+  for (const path of ['/', '/hello', '/app.js']) {
+    const { status, headers } = await request(`${url}${path}`);
+    assert.equal(status, 200, path);
+    const csp = String(headers['content-security-policy']);
+    for (const directive of ["default-src 'self'", "script-src 'self'", "script-src-attr 'none'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'"]) {
+      assert.ok(csp.split(';').includes(directive), `${path}: ${directive} in ${csp}`);
+    }
+    assert.ok(!csp.includes('unsafe-inline'), `${path}: nothing inline allowed`);
+    assert.ok(!csp.includes('upgrade-insecure-requests'), `${path}: plain HTTP in development keeps working`);
+    assert.equal(headers['x-content-type-options'], 'nosniff', path);
+    assert.equal(headers['referrer-policy'], 'no-referrer', path);
+    assert.equal(headers['cross-origin-opener-policy'], 'same-origin', path);
+    assert.equal(headers['x-frame-options'], 'SAMEORIGIN', path);
+    assert.equal(headers['strict-transport-security'], undefined, `${path}: no HSTS over plain HTTP`);
+  }
+  const page = (await request(`${url}/`)).text;
+  assert.doesNotMatch(page, /<script>|<style>| style="/, 'the page has no inline script or style');
+  const secure = await listen(t, app({ secureCookie: true }));
+  const production = await request(`${secure}/hello`);
+  assert.match(String(production.headers['content-security-policy']), /upgrade-insecure-requests/);
+  assert.match(String(production.headers['strict-transport-security']), /max-age=\d+/);
+});

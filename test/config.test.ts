@@ -24,6 +24,8 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     snapshotFile: null,
     snapshotIntervalMs: 60_000,
     metrics: true,
+    metricsPort: 9464,
+    metricsHost: '127.0.0.1',
     logLevel: 'info',
     logFormat: 'json',
     logRequests: false,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestApp } from './helpers/app.js';
 
 const browserPath = '/usr/bin/chromium';
@@ -23,6 +23,25 @@ async function launchBrowser(t: TestContext): Promise<Browser> {
   return browser;
 }
 
+/** Polls `check` until true; fails with `what` after 30 s. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`not within 30 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** What the page did wrong: a script error, or anything the Content-Security-Policy refused. */
+function watch(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  return problems;
+}
+
 function chromiumUnavailable(): string | undefined {
   if (spawnSync(browserPath, ['--version']).status === 0) return undefined;
   const install = `${browserPath} is not installed: \`apt-get install -y chromium\` to run the browser test`;
@@ -34,15 +53,17 @@ test('page: 20 requests climb the visits by exactly 20 across 2+ workers; "Forge
   const app = await startTestApp((fn) => t.after(fn));
   const browser = await launchBrowser(t);
   const page = await browser.newPage({ viewport: { width: 420, height: 640 } });
+  const problems = watch(page);
   await page.goto(`${app.url}/`);
-  // Conditions are evaluated in the page, so they are given as source text (this file knows no DOM types).
-  const visitsAre = (n: number) => page.waitForFunction(`document.getElementById('visits').textContent === '${n}'`, undefined, { timeout: 30_000 });
+  // Through locators only: the page's Content-Security-Policy forbids the eval behind string conditions.
+  const visitsAre = (n: number) => page.locator('#visits', { hasText: new RegExp(`^${n}$`) }).waitFor({ timeout: 30_000 });
   await visitsAre(0);
 
   await page.click('#send');
-  await page.waitForFunction("document.querySelectorAll('#strip rect').length === 20 && !document.getElementById('send').disabled", undefined, { timeout: 30_000 });
+  await eventually(async () => (await page.locator('#strip rect').count()) === 20 && (await page.locator('#send').isEnabled()), '20 answers drawn');
   assert.equal(await page.textContent('#visits'), '20');
-  const workers = await page.evaluate<string[]>("[...document.querySelectorAll('#strip rect')].map((rect) => rect.getAttribute('data-worker'))");
+  const rects = await page.locator('#strip rect').all();
+  const workers = await Promise.all(rects.map(async (rect) => (await rect.getAttribute('data-worker')) ?? '?'));
   assert.ok(new Set(workers).size >= 2, `the strip shows several workers: ${workers.join(' ')}`);
 
   const shot = path.join(mkdtempSync(path.join(tmpdir(), 'ecs-page-')), 'page.png');
@@ -55,28 +76,33 @@ test('page: 20 requests climb the visits by exactly 20 across 2+ workers; "Forge
   await visitsAre(40);
   await page.click('#forget');
   await visitsAre(0);
-  assert.equal(await page.evaluate<number>("document.querySelectorAll('#strip rect').length"), 0);
+  assert.equal(await page.locator('#strip rect').count(), 0);
+  assert.equal(await page.locator('#legend i').count(), 0, 'the legend emptied too');
+  assert.deepEqual(problems, [], 'no script error, nothing refused by the Content-Security-Policy');
 });
 
 test('page: two devices sign in as the same user; the first sees both sessions, signs out the other, and the other is signed out on its next request', { skip: chromiumUnavailable() }, async (t) => {
   const app = await startTestApp((fn) => t.after(fn));
   const browser = await launchBrowser(t);
   // Two browser contexts: two devices, each with its own cookies.
+  const pages: string[][] = [];
   const [first, second] = await Promise.all(
     ['Laptop', 'Phone'].map(async (device) => {
       const context = await browser.newContext({ viewport: { width: 420, height: 900 }, userAgent: `${device} test browser` });
       const page = await context.newPage();
+      const seen = watch(page);
+      pages.push(seen);
       await page.goto(`${app.url}/`);
       await page.fill('#signin input[name=username]', 'alice');
       await page.fill('#signin input[name=password]', 'alice-demo-password');
       await page.click('#signin button[type=submit]');
-      await page.waitForFunction("document.getElementById('who').textContent === 'Alice'", undefined, { timeout: 30_000 });
+      await page.locator('#who', { hasText: /^Alice$/ }).waitFor({ timeout: 30_000 });
       return page;
     }),
   );
   await first!.reload();
-  await first!.waitForFunction("document.querySelectorAll('#sessions li').length === 2", undefined, { timeout: 30_000 });
-  const rows = await first!.evaluate<string[]>("[...document.querySelectorAll('#sessions li')].map((li) => li.textContent)");
+  await eventually(async () => (await first!.locator('#sessions li').count()) === 2, 'two sessions listed');
+  const rows = await first!.locator('#sessions li').allTextContents();
   assert.ok(rows.some((row) => /Laptop test browser.*this device/.test(row)), `this device marked: ${rows.join(' | ')}`);
   assert.ok(rows.some((row) => /Phone test browser/.test(row) && !/this device/.test(row)), 'the other device listed');
 
@@ -86,8 +112,9 @@ test('page: two devices sign in as the same user; the first sees both sessions, 
   if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(shot, fileURLToPath(new URL('../docs/sessions.png', import.meta.url)));
 
   await first!.click('#others');
-  await first!.waitForFunction("document.querySelectorAll('#sessions li').length === 1", undefined, { timeout: 30_000 });
+  await eventually(async () => (await first!.locator('#sessions li').count()) === 1, 'one session left');
   await second!.reload();
-  await second!.waitForFunction("!document.getElementById('signin').hidden", undefined, { timeout: 30_000 });
+  await second!.locator('#signin').waitFor({ state: 'visible', timeout: 30_000 });
   assert.equal(await second!.isVisible('#signedin'), false, 'the other device is signed out');
+  assert.deepEqual(pages.flat(), [], 'no script error, nothing refused by the Content-Security-Policy');
 });

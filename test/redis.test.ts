@@ -6,7 +6,7 @@ import { createClient } from 'redis';
 import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
 import { redisUnavailable, startRedis } from '../scripts/lib/redis-server.js';
-import { sample } from './helpers/metrics.js';
+import { metricsUrl, sample } from './helpers/metrics.js';
 
 test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; sessions stick and live in Redis', { skip: redisUnavailable() }, async (t) => {
   const redis = await startRedis((fn) => t.after(fn), { running: false });
@@ -37,7 +37,7 @@ test('SESSION_STORE=redis: outage at start and later answers 503 and recovers; s
   const keys = await inspect.keys('ecs:sess:*');
   await inspect.close();
   assert.equal(keys.length, 1, `the session is in Redis under the prefix (${keys.join(', ')})`);
-  const counted = (await request(`${app.url}/metrics`)).text;
+  const counted = (await request(await metricsUrl(app))).text;
   const ops = (op: string, outcome: string) => sample(counted, `ecs_store_operations_total{op="${op}",outcome="${outcome}"}`);
   assert.deepEqual([ops('set', 'ok'), ops('get', 'ok'), ops('touch', 'ok')], [1, 6, 6], 'Redis calls are counted like the cluster store\'s');
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
-import { sample } from './helpers/metrics.js';
+import { metricsUrl, sample } from './helpers/metrics.js';
 
 async function parallelVisits(url: string, count: number): Promise<{ visits: number; workers: number; cookie: string }> {
   const first = await request(`${url}/api/visit`, { method: 'POST' });
@@ -15,13 +15,13 @@ async function parallelVisits(url: string, count: number): Promise<{ visits: num
   return { visits, workers: new Set(answers.map((answer) => answer.json.worker)).size, cookie };
 }
 
-test('SESSION_LOCK=true: 50 parallel visits of one session over 2 workers count 50, and /metrics shows the locks', async (t) => {
+test('SESSION_LOCK=true: 50 parallel visits of one session over 2 workers count 50, and the metrics show the locks', async (t) => {
   const app = await startTestApp((fn) => t.after(fn), { SESSION_LOCK: 'true' });
   assert.equal(app.logged({ sessionLock: true, msg: /SESSION_LOCK on/ }).length, 1);
   const { visits, workers, cookie } = await parallelVisits(app.url, 50);
   assert.equal(workers, 2);
   assert.equal(visits, 50);
-  const metrics = (await request(`${app.url}/metrics`)).text;
+  const metrics = (await request(await metricsUrl(app))).text;
   assert.equal(sample(metrics, 'ecs_store_operations_total{op="lock",outcome="ok"}'), 50, 'every request with the cookie took the lock');
   assert.equal(sample(metrics, 'ecs_store_operations_total{op="get",outcome="ok"}'), undefined, 'no get of its own: the grant brought the session');
   assert.equal(sample(metrics, 'ecs_session_lock_refusals'), 0);

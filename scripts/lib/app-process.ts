@@ -51,7 +51,7 @@ export async function startApp(
   const [program, ...args] = (options.command ?? startCommand()) as [string, ...string[]];
   const child = spawn(program, args, {
     cwd: options.cwd ?? root,
-    env: { ...process.env, PORT: '0', ...env },
+    env: { ...process.env, PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: cleanup can reach the workers too, by the primary's PID
   });

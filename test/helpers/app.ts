@@ -6,5 +6,6 @@ export function startTestApp(
   env: Record<string, string> = {},
   options: { waitForWorkers?: boolean; command?: string[] } = {},
 ): Promise<AppProcess> {
-  return startApp(cleanup, { NODE_ENV: 'test', WEB_CONCURRENCY: '2', ...env }, options);
+  // METRICS_PORT=0: a free port, so test apps running at once never fight over the default.
+  return startApp(cleanup, { NODE_ENV: 'test', WEB_CONCURRENCY: '2', METRICS_PORT: '0', ...env }, options);
 }
