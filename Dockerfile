@@ -1,6 +1,6 @@
-# Production image: compile with the dev dependencies, run with the production ones only, on Node 24 LTS
-# (the Node major .ci/run also tests). The primary is PID 1 and handles SIGTERM itself: it drains the workers.
-FROM node:24-trixie-slim AS build
+# Production image: compile with the dev dependencies, run with the production ones only, on Node 26 (Active LTS)
+# (the major .nvmrc names, and .ci/run and the GitHub workflow test). The primary is PID 1 and handles SIGTERM itself: it drains the workers.
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -8,12 +8,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:24-trixie-slim AS production-dependencies
+FROM node:26-trixie-slim AS production-dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
-FROM node:24-trixie-slim AS runtime
+FROM node:26-trixie-slim AS runtime
 ENV NODE_ENV=production PORT=3000
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules

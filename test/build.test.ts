@@ -41,7 +41,7 @@ test('Dockerfile: every file it copies, script it runs and entry it starts exist
   const entry = /^CMD \["node", "([^"]+)"\]/m.exec(dockerfile)?.[1];
   assert.equal(entry, 'dist/primary.js', 'the image starts the compiled primary');
   assert.ok(existsSync(`${root}/src/primary.ts`), 'which the build makes from src/primary.ts');
-  assert.match(dockerfile, /^FROM node:24[\w.-]*-trixie-slim AS runtime$/m, 'the runtime is Node 24, the Node major CI also tests');
+  assert.match(dockerfile, /^FROM node:\d+-trixie-slim AS runtime$/m, 'a slim Debian runtime (its major: test/versions.test.ts)');
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /^HEALTHCHECK [^]*?\/healthz/m, "a HEALTHCHECK on /healthz");
   assert.ok(existsSync(`${root}/.dockerignore`) && existsSync(`${root}/compose.yaml`));
