@@ -43,13 +43,14 @@ export function isUserAware(store: Store): store is UserAwareStore {
 const listed = 50;
 
 /** `worker` is said in every answer: which process answered is the point of the page. */
-export function accountRoutes(store: UserAwareStore, users: UserDirectory, worker: number | string): Router {
+export function accountRoutes(store: UserAwareStore, users: UserDirectory, worker: number | string, signInLimit?: RequestHandler): Router {
   const list = promisify(store.userSessions.bind(store));
   const endAll = promisify(store.destroyUserSessions.bind(store));
   const destroy = promisify(store.destroy.bind(store));
   const router = Router();
 
-  router.post('/login', express.json({ limit: '2kb' }), async (req, res) => {
+  const limited: RequestHandler = signInLimit ?? ((_req, _res, next) => next());
+  router.post('/login', limited, express.json({ limit: '2kb' }), async (req, res) => {
     const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
     if (typeof username !== 'string' || typeof password !== 'string' || username.length > 100 || password.length > 1000) {
       res.status(400).json({ error: 'send JSON {"username": "…", "password": "…"}' });
@@ -57,7 +58,7 @@ export function accountRoutes(store: UserAwareStore, users: UserDirectory, worke
     }
     const user = await users.verify(username, password);
     if (user === null) {
-      res.status(401).json({ error: 'wrong name or password' });
+      res.status(401).json({ error: 'wrong name or password', worker });
       return;
     }
     // A new session id at sign-in (against session fixation), keeping what the visitor had before.

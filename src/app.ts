@@ -61,6 +61,8 @@ export interface AppOptions {
   logRequests?: boolean;
   /** Who may sign in. @default the demo accounts of src/users.ts */
   users?: UserDirectory;
+  /** Rate limits (src/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
+  limits?: { signIn?: RequestHandler | undefined; requests?: RequestHandler | undefined };
 }
 
 export function createApp(options: AppOptions): Express {
@@ -82,6 +84,7 @@ export function createApp(options: AppOptions): Express {
   });
   // The page's script and styles, before the session middleware: files need no session.
   app.use(express.static(fileURLToPath(new URL('./public/', import.meta.url)), { index: false, maxAge: '1h' }));
+  if (options.limits?.requests) app.use(options.limits.requests);
   app.use(refuseCrossSite);
   if (options.sessionLock) app.use(options.sessionLock);
   app.use(
@@ -145,7 +148,7 @@ export function createApp(options: AppOptions): Express {
     res.set('Connection', 'close').json(describe(session, options.workerId));
   });
   // Sign-in and "Your sessions" need a store whose sessions know their user (not the benchmarks' MemoryStore).
-  if (isUserAware(options.store)) app.use(accountRoutes(options.store, options.users ?? createDemoDirectory(), options.workerId));
+  if (isUserAware(options.store)) app.use(accountRoutes(options.store, options.users ?? createDemoDirectory(), options.workerId, options.limits?.signIn));
   app.post('/logout', (req, res, next) => {
     sessionOf(req).destroy((error) => {
       if (error) next(error);

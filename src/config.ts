@@ -50,6 +50,11 @@ export interface Config {
   sessionLockWaitMs: number;
   sessionLockHoldMs: number;
   sessionLockMaxWaiters: number;
+  /** Failed sign-ins one client address may make per window, counted across the cluster; 0: no limit. */
+  rateLimitSignInAttempts: number;
+  rateLimitSignInWindowMs: number;
+  /** Requests one client address may make per minute, counted across the cluster; 0: no limit. */
+  rateLimitRequestsPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +100,9 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     sessionLockWaitMs: read.integer('SESSION_LOCK_WAIT_MS', 10_000, 1, 3_600_000),
     sessionLockHoldMs: read.integer('SESSION_LOCK_HOLD_MS', 30_000, 1, 3_600_000),
     sessionLockMaxWaiters: read.integer('SESSION_LOCK_MAX_WAITERS', 64, 1, 1_000_000),
+    rateLimitSignInAttempts: read.integer('RATE_LIMIT_SIGNIN_ATTEMPTS', 5, 0, 1_000_000),
+    rateLimitSignInWindowMs: read.integer('RATE_LIMIT_SIGNIN_WINDOW_S', 900, 1, 86_400) * 1000,
+    rateLimitRequestsPerMinute: read.integer('RATE_LIMIT_REQUESTS_PER_MINUTE', 0, 0, 100_000_000),
   };
   if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
     problems.push(

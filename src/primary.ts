@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
 import { createLogger, exitOnUncaught, type Logger } from './log.js';
-import { ClusterStore, sessionLocks, snapshots, type Feature, type LoadResult } from './store/index.js';
+import { ClusterStore, rateLimits, sessionLocks, snapshots, type Feature, type LoadResult } from './store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
@@ -15,7 +15,8 @@ function main(): void {
   const log = createLogger(config, { role: 'primary' });
   exitOnUncaught(log);
   const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret(log)];
-  const features: Feature[] = [];
+  // The rate limiters' counters live here too: a client's count is one for the whole cluster.
+  const features: Feature[] = [rateLimits];
   if (config.sessionLock) features.push(sessionLocks);
   if (config.snapshotFile !== null) features.push(snapshots({ file: config.snapshotFile, intervalMs: config.snapshotIntervalMs }));
   const host =

@@ -87,7 +87,7 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
   }
 }
 
-export function createRedisSessionStore(options: RedisSessionStoreOptions): { store: RedisStore & UserSessionMethods; close: () => Promise<void> } {
+export function createRedisSessionStore(options: RedisSessionStoreOptions): { store: RedisStore & UserSessionMethods; client: RedisClientType; close: () => Promise<void> } {
   const client = createClient({
     url: options.url,
     // Without a connection, commands fail at once instead of queueing until Redis comes back.
@@ -117,6 +117,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
   client.connect().catch(() => {}); // failures arrive on 'error' above, and the client keeps retrying
   return {
     store,
+    client: client,
     close: async () => {
       if (client.isOpen) await client.close().catch(() => client.destroy());
     },

@@ -1,10 +1,13 @@
 // Which express-session store a worker uses, chosen by SESSION_STORE; the app and its routes never know.
 import session from 'express-session';
+import { MemoryStore as MemoryLimitStore } from 'express-rate-limit';
 import { SESSION_COOKIE } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createRedisSessionStore } from './redis-store.js';
-import { ClusterStore, sessionLock, type ClusterStoreOptions } from './store/index.js';
+import { createRateLimits, type RateLimits } from './rate-limits.js';
+import { RedisRateLimitStore } from './redis-rate-limit.js';
+import { ClusterRateLimitStore, ClusterStore, sessionLock, type ClusterStoreOptions } from './store/index.js';
 
 /** Connect/Express middleware. */
 type Middleware = ReturnType<typeof sessionLock>;
@@ -13,6 +16,8 @@ export interface SessionStore {
   store: session.Store;
   /** With SESSION_LOCK=true: orders the requests of one session; mount it before express-session. */
   lock?: Middleware;
+  /** Rate limits counted where the sessions are: across the workers (the primary), or the machines (Redis). */
+  limits: RateLimits;
   /** Lets go of connections the store holds, so the worker can exit. */
   close(): Promise<void>;
 }
@@ -30,12 +35,16 @@ export function createSessionStore(config: Config, log: Logger, observe?: Cluste
             maxWaiters: config.sessionLockMaxWaiters,
           })
         : undefined;
-      return { store, lock, close: async () => {} };
+      const limits = createRateLimits(config, (prefix) => new ClusterRateLimitStore(store, { prefix }));
+      return { store, lock, limits, close: async () => {} };
     }
-    case 'redis':
-      return createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
+    case 'redis': {
+      const redis = createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
+      const counters = (prefix: string) => new RedisRateLimitStore(() => redis.client, `${config.redisPrefix}rl:${prefix}`);
+      return { ...redis, limits: createRateLimits(config, counters) };
+    }
     case 'memory':
-      // Unshared: each worker has its own sessions. The benchmark's reference for "as fast as a store can be".
-      return { store: new session.MemoryStore(), close: async () => {} };
+      // Unshared: each worker has its own sessions (and counters). The benchmark's reference for "as fast as a store can be".
+      return { store: new session.MemoryStore(), limits: createRateLimits(config, () => new MemoryLimitStore()), close: async () => {} };
   }
 }

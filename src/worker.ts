@@ -38,6 +38,7 @@ function main(): void {
     log,
     logRequests: config.logRequests,
     sessionLock: sessions.lock,
+    limits: sessions.limits,
   });
 
   const { server, drain: drainServer } = createDrainableServer(app);

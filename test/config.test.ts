@@ -33,6 +33,9 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     sessionLockWaitMs: 10_000,
     sessionLockHoldMs: 30_000,
     sessionLockMaxWaiters: 64,
+    rateLimitSignInAttempts: 5,
+    rateLimitSignInWindowMs: 900_000,
+    rateLimitRequestsPerMinute: 0,
   });
 });
 

@@ -9,3 +9,4 @@ export { SessionTable } from './primary/session-table.js';
 export type { SessionRecord, Sessions, StoredSession, TableOptions } from './primary/sessions.js';
 export { lockStats, sessionLock, sessionLocks, type LockStats, type SessionLockOptions } from './lock/index.js';
 export { snapshots, type LoadResult, type SnapshotOptions } from './snapshot/index.js';
+export { ClusterRateLimitStore, rateLimits, type ClusterRateLimitStoreOptions } from './rate-limit/index.js';

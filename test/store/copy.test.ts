@@ -137,16 +137,16 @@ test('copy: the README\'s snapshot example keeps a visitor\'s session across a S
   assert.equal((await jar.get(second.url)).json.views, views + 1, 'the count goes on after the restart');
 });
 
-test('copy: without lock/ and snapshot/ (and their one export line each in index.ts) it compiles to JavaScript and runs with plain node', async (t) => {
+test('copy: without lock/, snapshot/ and rate-limit/ (and their one export line each in index.ts) it compiles to JavaScript and runs with plain node', async (t) => {
   const dir = freshProject(t, ['src/server.ts'], [
     ['// "rootDir": "./src",', '"rootDir": "./src",'],
     ['// "outDir": "./dist",', '"outDir": "./dist",'],
   ]);
-  for (const folder of ['lock', 'snapshot']) rmSync(path.join(dir, 'src/store', folder), { recursive: true });
+  for (const folder of ['lock', 'snapshot', 'rate-limit']) rmSync(path.join(dir, 'src/store', folder), { recursive: true });
   const index = path.join(dir, 'src/store/index.ts');
   const lines = readFileSync(index, 'utf8').split('\n');
-  const kept = lines.filter((line) => !/from '\.\/(lock|snapshot)\//.test(line));
-  assert.equal(lines.length - kept.length, 2, 'one export line for each feature');
+  const kept = lines.filter((line) => !/from '\.\/(lock|snapshot|rate-limit)\//.test(line));
+  assert.equal(lines.length - kept.length, 3, 'one export line for each feature');
   writeFileSync(index, kept.join('\n'));
   tsc(dir);
   assert.ok(existsSync(path.join(dir, 'dist/store/index.js')), 'the store compiled to plain JavaScript');
