@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
+import { cleanupOnExit } from './lib/cleanup.js';
 import { startCpuWindow } from './lib/cpu.js';
 import { redisUnavailable, startRedis } from './lib/redis-server.js';
 import { runSessionLoad, type LoadResult, type Workload } from './lib/session-load.js';
@@ -100,13 +101,14 @@ async function main(): Promise<void> {
     comparisons.push({ variant: 'cluster', over: 'baseline', label: 'ClusterStore ÷ --baseline (this checkout over the other)' });
   }
   const say = (line: string) => (values.json ? undefined : console.error(line));
-  const cleanups: (() => unknown)[] = [];
+  const cleanups = cleanupOnExit();
   const redis = chosen.find((v) => v.name === 'redis');
   if (redis) {
     const missing = redisUnavailable();
     if (missing) redis.skip = missing;
     else {
-      const server = await startRedis((fn) => cleanups.push(fn));
+      const server = await startRedis(cleanups.add);
+      say(`redis-server pid ${server.pid()}`);
       redis.env = { SESSION_STORE: server.url };
       redis.servers = () => [server.pid()].filter((pid): pid is number => pid !== undefined);
     }
@@ -120,7 +122,9 @@ async function main(): Promise<void> {
       say(`starting ${variant.name}…`);
       // METRICS=false: the store comparison should not count ClusterStore's own instrumentation against it.
       const env = { NODE_ENV: 'test', WEB_CONCURRENCY: values.workers, METRICS: 'false', ...variant.env };
-      apps.set(variant.name, await startApp((fn) => cleanups.push(fn), env, { cwd: variant.cwd }));
+      const app = await startApp(cleanups.add, env, { cwd: variant.cwd });
+      say(`${variant.name}: primary pid ${app.child.pid} (its workers in its process group)`);
+      apps.set(variant.name, app);
     }
     for (let round = 1; round <= rounds; round++) {
       for (const workload of workloads) {
@@ -139,7 +143,7 @@ async function main(): Promise<void> {
     }
     for (const app of apps.values()) await stopApp(app);
   } finally {
-    for (const fn of cleanups.reverse()) await fn();
+    await cleanups.run();
   }
 
   const report = summarize(runs, chosen, workloads, { rounds, durationS, connections, workers: Number(values.workers) });

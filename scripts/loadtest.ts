@@ -3,6 +3,7 @@
 // did not stick.
 import { parseArgs } from 'node:util';
 import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
+import { cleanupOnExit } from './lib/cleanup.js';
 import { runSessionLoad, type LoadResult, type Workload } from './lib/session-load.js';
 
 const usage = `usage: npm run loadtest -- [--url http://host:port] [--connections 50] [--duration 10] [--warmup 2]
@@ -32,12 +33,16 @@ async function main(): Promise<number> {
   if (values.workload !== 'returning' && values.workload !== 'fresh') throw new UsageError(`--workload must be returning or fresh, got ${values.workload}`);
   const workload: Workload = values.workload;
 
-  const cleanups: (() => unknown)[] = [];
+  const cleanups = cleanupOnExit();
   let app: AppProcess | undefined;
   try {
     if (values.url === undefined) {
       if (!values.json) console.error('starting the cluster (src/primary.ts) on a free port…');
-      app = await startApp((fn) => cleanups.push(fn));
+      app = await startApp(cleanups.add);
+      // On stderr even with --json: whoever runs this can find (and stop) what it started.
+      console.error(`cluster started: primary pid ${app.child.pid} (its workers in its process group)`);
+    } else {
+      await answering(values.url);
     }
     const url = values.url ?? app!.url;
     if (warmupS > 0) await runSessionLoad({ url, connections, durationS: warmupS, workload, reconnectEvery });
@@ -46,7 +51,17 @@ async function main(): Promise<number> {
     console.log(values.json ? JSON.stringify({ url, ...result, cookies: undefined }, null, 2) : summary(url, result));
     return failed(result) ? 1 : 0;
   } finally {
-    cleanups.forEach((fn) => fn());
+    await cleanups.run();
+  }
+}
+
+/** --url must name a running app: say so at once rather than count refused connections for the whole run. */
+async function answering(url: string): Promise<void> {
+  try {
+    await fetch(new URL('/healthz', url), { signal: AbortSignal.timeout(5000) });
+  } catch (error) {
+    const why = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new UsageError(`nothing answers at ${url} (${why}): --url needs a running app (npm start), or leave --url out to start one`);
   }
 }
 

@@ -132,6 +132,10 @@ export function createApp(options: AppOptions): Express {
     });
   });
 
+  app.get('/notes', (req, res) => {
+    res.json({ notes: sessionOf(req).notes ?? [] });
+  });
+
   // The page: proof at a glance that the session follows the visitor across workers.
   const page = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8');
   app.get('/', (_req, res) => {
