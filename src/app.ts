@@ -83,7 +83,7 @@ export function createApp(options: AppOptions): Express {
     res.json({ ok: true });
   });
   // The page's script and styles, before the session middleware: files need no session.
-  app.use(express.static(fileURLToPath(new URL('./public/', import.meta.url)), { index: false, maxAge: '1h' }));
+  app.use(express.static(fileURLToPath(new URL('./public/', import.meta.url)), { index: false }));
   if (options.limits?.requests) app.use(options.limits.requests);
   app.use(refuseCrossSite);
   if (options.sessionLock) app.use(options.sessionLock);

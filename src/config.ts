@@ -113,6 +113,12 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   if (nodeEnv === 'production' && config.sessionStore === 'memory') {
     problems.push('SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production');
   }
+  if (nodeEnv === 'production' && config.trustProxy === true && config.rateLimitSignInAttempts + config.rateLimitRequestsPerMinute > 0) {
+    problems.push(
+      'TRUST_PROXY=true trusts every X-Forwarded-For address a client sends, so the rate limits could be dodged by inventing one: ' +
+        'give the number of proxies in front of the app (1) or their addresses (loopback, 10.0.0.0/8)',
+    );
+  }
   if (config.sessionLock && config.sessionStore !== 'cluster') {
     problems.push(
       `SESSION_LOCK=true needs SESSION_STORE=cluster: the lock lives in the primary, and with SESSION_STORE=${config.sessionStore} ` +

@@ -39,7 +39,11 @@ export function createWorkerMetrics(): WorkerMetrics {
  * In the primary: GET /metrics on `host:port` answers every worker's metrics plus the store host's. Resolves with
  * the URL once listening; rejects when the port cannot be had (the caller says which setting to change).
  */
-export async function serveClusterMetrics(store: StoreHost | undefined, address: { host: string; port: number }): Promise<{ url: string; close: () => void }> {
+export async function serveClusterMetrics(
+  store: StoreHost | undefined,
+  address: { host: string; port: number },
+  onError: (error: Error) => void,
+): Promise<{ url: string; close: () => void }> {
   const aggregator = new client.AggregatorRegistry();
   const own = new client.Registry();
   if (store) registerHostMetrics(own, store);
@@ -60,6 +64,8 @@ export async function serveClusterMetrics(store: StoreHost | undefined, address:
       resolve();
     });
   });
+  // Once listening, an error (an accept failing: EMFILE) is the metrics' problem, not the primary's: say it, go on.
+  server.on('error', onError);
   server.unref(); // it serves while the primary runs; it must not keep a stopping primary alive
   const { address: bound, port } = server.address() as AddressInfo;
   const hostPart = bound.includes(':') ? `[${bound}]` : bound;

@@ -72,7 +72,9 @@ function main(): void {
   );
   // Metrics on the primary's own port, before any worker starts: a port in use stops the app with the setting to change.
   const metricsAddress = { host: config.metricsHost, port: config.metricsPort };
-  const metrics = config.metrics ? serveClusterMetrics(host, metricsAddress) : Promise.resolve(undefined);
+  const metrics = config.metrics
+    ? serveClusterMetrics(host, metricsAddress, (error) => log.warn({ err: error }, `metrics server: ${error.message} (the app goes on)`))
+    : Promise.resolve(undefined);
   metrics.then(
     (served) => {
       if (served) log.info({ url: served.url }, `metrics on ${served.url}`);

@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 export interface RateLimits {
   /** On POST /login: failed attempts only (a successful sign-in takes its hit back). */
   signIn?: RequestHandler;
-  /** On every request but /healthz. */
+  /** On every request but /healthz and the page's static files. */
   requests?: RequestHandler;
 }
 

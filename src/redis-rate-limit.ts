@@ -1,10 +1,12 @@
 // Rate-limit counters in Redis, for several machines: an express-rate-limit store on the same client as the
 // sessions, so it fails fast (503) while Redis is away and works again when it is back, like the session store.
-// Plain commands (no script to load first: a script loaded while Redis was down would stay failed). Runs in each
+// EVAL, not a script loaded once (one loaded while Redis was down would stay failed), not MULTI. Runs in each
 // worker.
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import type { RedisClientType } from 'redis';
 
+/** Counts a hit; the window starts with the first (NX: later hits do not move it). Returns [hits, ms left]. */
+const incrementInWindow = "local hits = redis.call('incr', KEYS[1]) redis.call('pexpire', KEYS[1], ARGV[1], 'NX') return {hits, redis.call('pttl', KEYS[1])}";
 /** Takes a hit back only while the window's key exists: never leaves a counter without its expiry. */
 const decrementIfPresent = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0";
 
@@ -23,9 +25,10 @@ export class RedisRateLimitStore implements Store {
   }
 
   async increment(key: string): Promise<ClientRateLimitInfo> {
-    const id = this.prefix + key;
-    // The window starts with the first hit (NX: later hits do not move it).
-    const [hits, , ttlMs] = (await unavailableOnError(this.client().multi().incr(id).pExpire(id, this.#windowMs, 'NX').pTTL(id).exec())) as unknown as [number, unknown, number];
+    // One EVAL, not MULTI: a plain command fails at once while Redis is away (no offline queue) and is bounded by
+    // the client's command timeout, as the sessions' are; node-redis's MULTI skips both.
+    const reply = await unavailableOnError(this.client().eval(incrementInWindow, { keys: [this.prefix + key], arguments: [String(this.#windowMs)] }));
+    const [hits, ttlMs] = reply as [number, number];
     return { totalHits: hits, resetTime: new Date(Date.now() + (ttlMs > 0 ? ttlMs : this.#windowMs)) };
   }
 

@@ -28,7 +28,7 @@ type Callback = (error?: unknown, value?: unknown) => void;
 class FailFastRedisStore extends RedisStore implements UserSessionMethods {
   observe: RedisSessionStoreOptions['observe'];
   /** Sessions that know their user: the session field `userId`, as the cluster store reads it. */
-  readonly users = new RedisUserIndex(() => this.client as RedisClientType, this.prefix, 'userId');
+  readonly users = new RedisUserIndex(() => this.client as RedisClientType, this.prefix, siblingPrefix(this.prefix, 'user'), 'userId');
 
   /**
    * connect-redis's touch moves only the key's TTL, so the session it stored still carries the old cookie.expires:
@@ -127,6 +127,14 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
 function unavailableOnError(callback: Callback | undefined): Callback | undefined {
   if (callback === undefined) return undefined;
   return (error, value) => callback(error ? unavailable(error) : error, value);
+}
+
+/**
+ * A namespace beside the sessions' (`ecs:sess:` → `ecs:user:`), so that connect-redis's scans of its prefix (all,
+ * length, clear) meet only sessions. A prefix not ending in `sess:` gets the name appended instead.
+ */
+export function siblingPrefix(prefix: string, name: string): string {
+  return prefix.endsWith('sess:') ? `${prefix.slice(0, -'sess:'.length)}${name}:` : `${prefix}${name}:`;
 }
 
 /** When connect-redis lets the session's key expire: at its cookie's expiry, or after its default TTL of a day. */

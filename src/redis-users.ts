@@ -1,7 +1,7 @@
-// Sessions that know their user, with Redis: beside connect-redis's keys, one sorted set per user holds that
-// user's session ids, scored by when each was last saved or touched. Membership expires with the sessions (the
-// set's TTL follows its longest-lived member); a member whose session is gone, or belongs to someone else now, is
-// dropped when it is read. Runs in each worker; the same methods as ClusterStore's, so the app never knows which.
+// Sessions that know their user, with Redis: beside connect-redis's keys (`ecs:user:<id>` beside `ecs:sess:<sid>`),
+// one sorted set per user holds that user's session ids, scored by when each was last saved or touched.
+// Membership expires with the sessions (the set's TTL follows its longest-lived member); a member whose session
+// is gone, or belongs to someone else now, is dropped when it is read. Runs in each worker; the same methods as ClusterStore's, so the app never knows which.
 import type { SessionData } from 'express-session';
 import type { RedisClientType } from 'redis';
 
@@ -24,8 +24,10 @@ const maxListed = 1000;
 export class RedisUserIndex {
   constructor(
     private readonly client: () => RedisClientType,
-    /** connect-redis's key prefix: sessions are `<prefix><sid>`, user sets `<prefix>user:<user id>`. */
+    /** connect-redis's key prefix: sessions are `<prefix><sid>`. */
     private readonly prefix: string,
+    /** The user sets' prefix: `<userPrefix><user id>`, beside the sessions', not under it (connect-redis scans that). */
+    private readonly userPrefix: string,
     private readonly userField: string,
   ) {}
 
@@ -87,6 +89,6 @@ export class RedisUserIndex {
   }
 
   #userKey(userId: string): string {
-    return `${this.prefix}user:${userId}`;
+    return `${this.userPrefix}${userId}`;
   }
 }

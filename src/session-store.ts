@@ -4,7 +4,7 @@ import { MemoryStore as MemoryLimitStore } from 'express-rate-limit';
 import { SESSION_COOKIE } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { createRedisSessionStore } from './redis-store.js';
+import { createRedisSessionStore, siblingPrefix } from './redis-store.js';
 import { createRateLimits, type RateLimits } from './rate-limits.js';
 import { RedisRateLimitStore } from './redis-rate-limit.js';
 import { ClusterRateLimitStore, ClusterStore, sessionLock, type ClusterStoreOptions } from './store/index.js';
@@ -40,7 +40,7 @@ export function createSessionStore(config: Config, log: Logger, observe?: Cluste
     }
     case 'redis': {
       const redis = createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
-      const counters = (prefix: string) => new RedisRateLimitStore(() => redis.client, `${config.redisPrefix}rl:${prefix}`);
+      const counters = (prefix: string) => new RedisRateLimitStore(() => redis.client, `${siblingPrefix(config.redisPrefix, 'rl')}${prefix}`);
       return { ...redis, limits: createRateLimits(config, counters) };
     }
     case 'memory':

@@ -64,6 +64,15 @@ test('loadConfig: logs are readable by default only in development at a terminal
   });
 });
 
+test('loadConfig: TRUST_PROXY=true with rate limits on is refused in production, naming the alternatives', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's', TRUST_PROXY: 'true' }), {
+    name: 'ConfigError',
+    message: /TRUST_PROXY=true trusts every X-Forwarded-For address a client sends.*give the number of proxies in front of the app \(1\)/,
+  });
+  assert.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's', TRUST_PROXY: '1' }).trustProxy, 1);
+  assert.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: 's', TRUST_PROXY: 'true', RATE_LIMIT_SIGNIN_ATTEMPTS: '0' }).trustProxy, true);
+});
+
 test('loadConfig: TRUST_PROXY takes true/false, a number of hops or an address list', () => {
   assert.deepEqual(
     ['true', 'false', '1', 'loopback, 10.0.0.0/8'].map((TRUST_PROXY) => loadConfig({ TRUST_PROXY }).trustProxy),

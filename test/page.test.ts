@@ -17,7 +17,7 @@ async function launchBrowser(t: TestContext): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: browserPath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   t.after(() => browser.close());
   return browser;

@@ -42,4 +42,11 @@ test('sign-in limit with SESSION_STORE=redis: two app processes share the count'
   for (const url of [a.url, b.url, a.url, b.url, a.url]) assert.equal((await signIn(url, wrong, '198.51.100.4')).status, 401);
   assert.equal((await signIn(b.url, wrong, '198.51.100.4')).status, 429, 'the sixth, on the other process, is refused');
   assert.equal((await signIn(b.url, right, '198.51.100.5')).status, 200);
+
+  // Redis away: the limiter answers 503 at once, never hangs the sign-in.
+  await redis.stop();
+  const started = performance.now();
+  const away = await signIn(a.url, wrong, '198.51.100.6');
+  assert.equal(away.status, 503, away.text);
+  assert.ok(performance.now() - started < 3000, `answered in ${Math.round(performance.now() - started)} ms`);
 });

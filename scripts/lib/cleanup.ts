@@ -25,5 +25,7 @@ export function cleanupOnExit(): Cleanups {
       void run().finally(() => process.exit(code));
     });
   }
-  return { add: (fn) => void fns.push(fn), run };
+  // Something started while the cleanup already runs (a cluster that came up meanwhile) is stopped at once.
+  const add = (fn: () => unknown) => (running === undefined ? void fns.push(fn) : void running.then(fn));
+  return { add, run };
 }
