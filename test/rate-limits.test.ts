@@ -50,3 +50,17 @@ test('sign-in limit with SESSION_STORE=redis: two app processes share the count'
   assert.equal(away.status, 503, away.text);
   assert.ok(performance.now() - started < 3000, `answered in ${Math.round(performance.now() - started)} ms`);
 });
+
+test('RATE_LIMIT_REQUESTS_PER_MINUTE: the sixth request of one address over two workers answers 429; /healthz is not counted', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { TRUST_PROXY: 'loopback', RATE_LIMIT_REQUESTS_PER_MINUTE: '5' });
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await new CookieJar().send(`${app.url}/hello`, { headers: from('192.0.2.1') }));
+  assert.deepEqual(answers.map(({ status }) => status), [200, 200, 200, 200, 200]);
+  assert.equal(new Set(answers.map(({ json }) => json.worker)).size, 2, 'both workers counted into one limit');
+  const sixth = await new CookieJar().send(`${app.url}/hello`, { headers: from('192.0.2.1') });
+  assert.equal(sixth.status, 429);
+  assert.match(String(sixth.json.error), /too many requests from this address/);
+  assert.ok(Number(sixth.headers['retry-after']) > 0);
+  assert.equal((await new CookieJar().send(`${app.url}/healthz`, { headers: from('192.0.2.1') })).status, 200, 'health checks pass');
+  assert.equal((await new CookieJar().send(`${app.url}/hello`, { headers: from('192.0.2.2') })).status, 200, 'another address is served');
+});
