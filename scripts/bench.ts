@@ -77,7 +77,8 @@ const maxRetries = 2;
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '3' },
+      // Five rounds at least: one run's ratio moves by ± 0.1 here, and a median of three says little.
+      rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
@@ -194,6 +195,8 @@ interface Row {
   skipped?: string;
   requestsPerS?: number;
   ratio?: number | null;
+  /** The lowest and highest of the per-round ratios behind `ratio`. */
+  ratioSpread?: [number, number] | null;
   p50?: number;
   p99?: number;
   p99Ratio?: number | null;
@@ -209,8 +212,8 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
     const of = (name: string) => runs.filter((r) => r.variant === name && r.workload === workload);
     const reference = new Map(of('memory').map((r) => [r.round, r]));
     // Paired: each round's figure over the MemoryStore figure of the same round, then the median of those.
-    const pairedRatio = (mine: Run[], pick: (run: Run) => number) =>
-      medianOrNull(mine.map((r) => (reference.has(r.round) ? pick(r) / pick(reference.get(r.round)!) : null)));
+    const perRound = (mine: Run[], pick: (run: Run) => number) => mine.map((r) => (reference.has(r.round) ? pick(r) / pick(reference.get(r.round)!) : null));
+    const pairedRatio = (mine: Run[], pick: (run: Run) => number) => medianOrNull(perRound(mine, pick));
     const rows: Row[] = variants.map((variant) => {
       if (variant.skip) return { variant: variant.name, label: variant.label, skipped: variant.skip };
       if (variant.workloads && !variant.workloads.includes(workload)) return { variant: variant.name, label: variant.label, skipped: `${variant.workloads.join(', ')} only` };
@@ -222,6 +225,7 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
         label: variant.label,
         requestsPerS: rps,
         ratio: pairedRatio(mine, (r) => r.load.requestsPerS),
+        ratioSpread: spreadOrNull(perRound(mine, (r) => r.load.requestsPerS)),
         p50: median(mine.map((r) => r.load.latencyMs.p50)),
         p99,
         p99Ratio: pairedRatio(mine, (r) => r.load.latencyMs.p99),
@@ -234,8 +238,9 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
     });
     const paired = comparisons.flatMap(({ variant, over, label }) => {
       const byRound = new Map(of(over).map((r) => [r.round, r.load.requestsPerS]));
-      const ratio = medianOrNull(of(variant).map((r) => (byRound.has(r.round) ? r.load.requestsPerS / byRound.get(r.round)! : null)));
-      return ratio === null ? [] : [{ variant, over, label, ratio }];
+      const ratios = of(variant).map((r) => (byRound.has(r.round) ? r.load.requestsPerS / byRound.get(r.round)! : null));
+      const ratio = medianOrNull(ratios);
+      return ratio === null ? [] : [{ variant, over, label, ratio, spread: spreadOrNull(ratios) }];
     });
     return { workload, rows, paired };
   });
@@ -250,10 +255,11 @@ function summarize(runs: Run[], variants: Variant[], workloads: Workload[], setu
 
 function markdown(report: ReturnType<typeof summarize>): string {
   const f = (n: number | null | undefined, digits = 2) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+  const spread = (range: [number, number] | null | undefined) => (range ? ` (${f(range[0])}–${f(range[1])})` : '');
   const out = [
     `${report.machine.cores} cores (${report.machine.cpu}), Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ` +
       `${report.setup.workers} workers, ${report.setup.connections} connections, ${report.setup.rounds} rounds of ${report.setup.durationS} s; ` +
-      'medians, ratios paired by round (each round over its own MemoryStore run).',
+      'medians, ratios paired by round (each round over its own MemoryStore run), the lowest and highest round in brackets.',
   ];
   for (const { workload, rows, paired } of report.tables) {
     out.push('', `**${workload}** visitors (${workload === 'returning' ? 'cookie kept: get + touch per request' : 'no cookie: a new session and a set per request'})`, '');
@@ -266,11 +272,11 @@ function markdown(report: ReturnType<typeof summarize>): string {
       }
       const stick = r.stickiness === null || r.stickiness === undefined || Number.isNaN(r.stickiness) ? '–' : `${(r.stickiness * 100).toFixed(1)} %`;
       out.push(
-        `| ${r.label} | ${f(r.requestsPerS, 0)} | ${f(r.ratio)} | ${f(r.p50, 0)} | ${f(r.p99, 0)} | ${f(r.p99Ratio)} | ${r.failed} | ${stick} | ` +
+        `| ${r.label} | ${f(r.requestsPerS, 0)} | ${f(r.ratio)}${spread(r.ratioSpread)} | ${f(r.p50, 0)} | ${f(r.p99, 0)} | ${f(r.p99Ratio)} | ${r.failed} | ${stick} | ` +
           `${r.primaryCores == null ? '–' : `${f(r.primaryCores)} (${f((r.primaryShare ?? 0) * 100, 0)} % of app CPU)`} | ${f(r.ipcMessagesPerRequest)} |`,
       );
     }
-    if (paired.length > 0) out.push('', ...paired.map(({ label, ratio }) => `- ${label}, req/s paired by round: ${f(ratio)}`));
+    if (paired.length > 0) out.push('', ...paired.map(({ label, ratio, spread: range }) => `- ${label}, req/s paired by round: ${f(ratio)}${spread(range)}`));
   }
   if (report.noisyRunsKept > 0) out.push('', `Warning: ${report.noisyRunsKept} runs had other processes using > ${noisyCores} cores even after ${maxRetries} retries; treat their ratios with care.`);
   return out.join('\n');
@@ -281,6 +287,12 @@ function median(values: number[]): number {
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The lowest and highest of the values present; null when there is none. */
+function spreadOrNull(values: (number | null)[]): [number, number] | null {
+  const present = values.filter((v): v is number => v !== null && !Number.isNaN(v));
+  return present.length ? [Math.min(...present), Math.max(...present)] : null;
 }
 
 function medianOrNull(values: (number | null)[]): number | null {
