@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTestApp } from './helpers/app.js';
+import { until } from './helpers/poll.js';
 
 const browserPath = '/usr/bin/chromium';
 
@@ -21,15 +22,6 @@ async function launchBrowser(t: TestContext): Promise<Browser> {
   });
   t.after(() => browser.close());
   return browser;
-}
-
-/** Polls `check` until true; fails with `what` after 30 s. */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not within 30 s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** What the page did wrong: a script error, or anything the Content-Security-Policy refused. */
@@ -60,7 +52,7 @@ test('page: 20 requests climb the visits by exactly 20 across 2+ workers; "Forge
   await visitsAre(0);
 
   await page.click('#send');
-  await eventually(async () => (await page.locator('#strip rect').count()) === 20 && (await page.locator('#send').isEnabled()), '20 answers drawn');
+  await until(async () => (await page.locator('#strip rect').count()) === 20 && (await page.locator('#send').isEnabled()), '20 answers drawn', 30_000);
   assert.equal(await page.textContent('#visits'), '20');
   const rects = await page.locator('#strip rect').all();
   const workers = await Promise.all(rects.map(async (rect) => (await rect.getAttribute('data-worker')) ?? '?'));
@@ -101,7 +93,7 @@ test('page: two devices sign in as the same user; the first sees both sessions, 
     }),
   );
   await first!.reload();
-  await eventually(async () => (await first!.locator('#sessions li').count()) === 2, 'two sessions listed');
+  await until(async () => (await first!.locator('#sessions li').count()) === 2, 'two sessions listed', 30_000);
   const rows = await first!.locator('#sessions li').allTextContents();
   assert.ok(rows.some((row) => /Laptop test browser.*this device/.test(row)), `this device marked: ${rows.join(' | ')}`);
   assert.ok(rows.some((row) => /Phone test browser/.test(row) && !/this device/.test(row)), 'the other device listed');
@@ -112,7 +104,7 @@ test('page: two devices sign in as the same user; the first sees both sessions, 
   if (process.env.UPDATE_SCREENSHOT === '1') copyFileSync(shot, fileURLToPath(new URL('../docs/sessions.png', import.meta.url)));
 
   await first!.click('#others');
-  await eventually(async () => (await first!.locator('#sessions li').count()) === 1, 'one session left');
+  await until(async () => (await first!.locator('#sessions li').count()) === 1, 'one session left', 30_000);
   await second!.reload();
   await second!.locator('#signin').waitFor({ state: 'visible', timeout: 30_000 });
   assert.equal(await second!.isVisible('#signedin'), false, 'the other device is signed out');

@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '../../scripts/lib/app-process.js';
 import { redisUnavailable } from '../../scripts/lib/redis-server.js';
+import { until } from '../helpers/poll.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,14 +24,6 @@ function script(t: TestContext, file: string, args: string[]): { child: ChildPro
   return { child, stderr: () => stderr, exited };
 }
 
-async function until(check: () => boolean, what: string, deadlineMs = 60_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not within ${deadlineMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Whether any process of the group `pgid` (a cluster: the primary and its workers) still runs. */
 function groupAlive(pgid: number): boolean {
   return isAlive(-pgid);
@@ -43,7 +36,7 @@ test('npm run bench: SIGTERM while it runs stops every cluster and redis-server 
   const variants = withRedis ? 'memory,redis' : 'memory';
   const bench = script(t, 'scripts/bench.ts', ['--variants', variants, '--rounds', '1', '--duration', '60', '--warmup', '0']);
   const apps = withRedis ? 2 : 1;
-  await until(() => pids(bench.stderr(), /primary pid (\d+)/g).length === apps, `${apps} clusters started:\n${bench.stderr()}`);
+  await until(() => pids(bench.stderr(), /primary pid (\d+)/g).length === apps, `${apps} clusters started:\n${bench.stderr()}`, 60_000);
   const started = { clusters: pids(bench.stderr(), /primary pid (\d+)/g), redis: pids(bench.stderr(), /redis-server pid (\d+)/g) };
   assert.ok(started.clusters.every(groupAlive) && started.redis.every(isAlive), 'running before the signal');
   bench.child.kill('SIGTERM');
@@ -56,7 +49,7 @@ test('npm run bench: SIGTERM while it runs stops every cluster and redis-server 
 
 test('npm run loadtest: SIGINT while it runs stops the cluster it started', async (t) => {
   const load = script(t, 'scripts/loadtest.ts', ['--duration', '60', '--warmup', '0', '--json']);
-  await until(() => pids(load.stderr(), /primary pid (\d+)/g).length === 1, `the cluster's pid:\n${load.stderr()}`);
+  await until(() => pids(load.stderr(), /primary pid (\d+)/g).length === 1, `the cluster's pid:\n${load.stderr()}`, 60_000);
   const [primary] = pids(load.stderr(), /primary pid (\d+)/g) as [number];
   load.child.kill('SIGINT');
   assert.equal(await load.exited, 130);
