@@ -21,14 +21,17 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       'session-bytes': { type: 'string', default: '200' },
       sessions: { type: 'string', default: '100000' },
-      serialization: { type: 'string', default: 'json' },
+      // Both by default, alternated case by case in one run: the ratio between them is the figure that holds.
+      serialization: { type: 'string', default: 'json,advanced' },
       ops: { type: 'string', default: 'echo,get,set,touch' },
       outstanding: { type: 'string', default: '1,64' },
       'cpu-prof-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
-  if (values.serialization !== 'json' && values.serialization !== 'advanced') throw new Error(`--serialization must be json or advanced, got ${values.serialization}`);
+  const serializations = values.serialization.split(',');
+  const unknown = serializations.find((s) => s !== 'json' && s !== 'advanced');
+  if (unknown !== undefined) throw new Error(`--serialization takes json, advanced or both (json,advanced), got ${unknown}`);
   const workerCount = Number(values.workers);
   const durationMs = Number(values.duration) * 1000;
   const sessionBytes = Number(values['session-bytes']);
@@ -44,30 +47,45 @@ async function main(): Promise<void> {
     if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPadding });
   });
   const profile = values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
-  cluster.setupPrimary({
-    exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)),
-    execArgv: ['--import', 'tsx', ...profile],
-    serialization: values.serialization,
+  // One group of workers per serialization, all served by the same host: a channel's serialization is its own.
+  const groups = (serializations as Serialization[]).map((serialization) => {
+    cluster.setupPrimary({ exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx', ...profile], serialization });
+    return { serialization, workers: Array.from({ length: workerCount }, () => cluster.fork()) };
   });
-  const workers = Array.from({ length: workerCount }, () => cluster.fork());
+  const allWorkers = groups.flatMap((group) => group.workers);
+  const workers = groups[0]!.workers;
   try {
-    await Promise.all(workers.map((w) => next(w, 'ready')));
+    await Promise.all(allWorkers.map((w) => next(w, 'ready')));
     const keys = 1000;
-    await Promise.all(workers.map((w) => ask(w, { cmd: 'fill', count: keys, sessionBytes, offset: 0 }, 'filled')));
+    await Promise.all(allWorkers.map((w) => ask(w, { cmd: 'fill', count: keys, sessionBytes, offset: 0 }, 'filled')));
 
     const rows: Row[] = [];
     for (const concurrency of values.outstanding.split(',').map(Number)) {
-      const perOp = new Map<BenchOp, Row[]>();
+      const perCase = new Map<string, Row[]>();
       for (let round = 1; round <= Number(values.rounds); round++) {
         for (const op of values.ops.split(',') as BenchOp[]) {
-          const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
-          const results = (await Promise.all(workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
-          const row = combine(op, concurrency, results);
-          say(`round ${round} ${op.padEnd(5)} x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, mean ${row.meanUs.toFixed(0)} µs, p99 ${row.p99Us.toFixed(0)} µs`);
-          perOp.set(op, [...(perOp.get(op) ?? []), row]);
+          // The groups take turns within a case, in an order that alternates by round.
+          for (const group of round % 2 === 1 ? groups : [...groups].reverse()) {
+            const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
+            const cpuBefore = process.cpuUsage();
+            const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
+            const cpu = process.cpuUsage(cpuBefore);
+            const row = combine(op, concurrency, group.serialization, results, (cpu.user + cpu.system) / 1e6);
+            say(
+              `round ${round} ${group.serialization.padEnd(8)} ${op.padEnd(5)} x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, ` +
+                `mean ${row.meanUs.toFixed(0)} µs, p99 ${row.p99Us.toFixed(0)} µs, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`,
+            );
+            const key = `${group.serialization} ${op}`;
+            perCase.set(key, [...(perCase.get(key) ?? []), row]);
+          }
         }
       }
-      for (const runs of perOp.values()) rows.push(medianRow(runs));
+      for (const runs of perCase.values()) {
+        const json = perCase.get(`json ${runs[0]!.op}`);
+        // Paired by round: each round's figure over the json group's figure for the same case and round.
+        const vsJson = json === undefined ? undefined : spread(runs.map((run, i) => run.opsPerS / json[i]!.opsPerS));
+        rows.push({ ...medianRow(runs), vsJson });
+      }
     }
 
     // Memory: the host's heap before and after the workers store `sessionCount` sessions through the real path.
@@ -86,43 +104,57 @@ async function main(): Promise<void> {
 
     const report = {
       machine: { cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
-      setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes, serialization: values.serialization },
+      setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes, serializations: serializations as Serialization[] },
       rows,
       memory,
     };
     console.log(values.json ? JSON.stringify(report, null, 2) : markdown(report));
   } finally {
     // Closing the channel lets each worker exit on its own (and write a --cpu-prof profile); kill the slow.
-    const exited = workers.map((worker) => new Promise((resolve) => worker.process.once('exit', resolve)));
-    for (const worker of workers) if (worker.isConnected()) worker.disconnect();
-    const timer = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), 5000);
+    const exited = allWorkers.map((worker) => new Promise((resolve) => worker.process.once('exit', resolve)));
+    for (const worker of allWorkers) if (worker.isConnected()) worker.disconnect();
+    const timer = setTimeout(() => allWorkers.forEach((worker) => worker.process.kill('SIGKILL')), 5000);
     await Promise.all(exited);
     clearTimeout(timer);
   }
 }
 
+type Serialization = 'json' | 'advanced';
+
 interface Row {
   op: BenchOp;
   concurrency: number;
+  serialization: Serialization;
   opsPerS: number;
   meanUs: number;
   p99Us: number;
+  /** CPU the primary spent per op (hosting, or echoing), in µs: what one primary core can carry is 1e6 / this. */
+  primaryUsPerOp: number;
+  /** ops/s over the json group's in the same round: median, lowest, highest. */
+  vsJson?: { median: number; low: number; high: number } | undefined;
 }
 
-function combine(op: BenchOp, concurrency: number, results: Extract<BenchResult, { kind: 'result' }>[]): Row {
+function spread(values: number[]): { median: number; low: number; high: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[sorted.length >> 1]!, low: sorted[0]!, high: sorted.at(-1)! };
+}
+
+function combine(op: BenchOp, concurrency: number, serialization: Serialization, results: Extract<BenchResult, { kind: 'result' }>[], primaryCpuS: number): Row {
   const ops = results.reduce((n, r) => n + r.ops, 0);
   return {
     op,
     concurrency,
+    serialization,
     opsPerS: results.reduce((n, r) => n + r.ops / r.elapsedS, 0),
     meanUs: results.reduce((n, r) => n + r.meanUs * r.ops, 0) / ops,
     p99Us: Math.max(...results.map((r) => r.p99Us)),
+    primaryUsPerOp: (primaryCpuS * 1e6) / ops,
   };
 }
 
 function medianRow(runs: Row[]): Row {
   const mid = (pick: (r: Row) => number) => runs.map(pick).sort((a, b) => a - b)[runs.length >> 1]!;
-  return { ...runs[0]!, opsPerS: mid((r) => r.opsPerS), meanUs: mid((r) => r.meanUs), p99Us: mid((r) => r.p99Us) };
+  return { ...runs[0]!, opsPerS: mid((r) => r.opsPerS), meanUs: mid((r) => r.meanUs), p99Us: mid((r) => r.p99Us), primaryUsPerOp: mid((r) => r.primaryUsPerOp) };
 }
 
 /** Pads for the echo so its messages are as long as a get's request and reply. */
@@ -136,22 +168,30 @@ function echoSizes(sessionBytes: number): { getPad: number; replyPad: number } {
 
 function markdown(report: {
   machine: { cores: number; node: string; date: string };
-  setup: { workers: number; durationS: number; rounds: number; sessionBytes: number; serialization: string };
+  setup: { workers: number; durationS: number; rounds: number; sessionBytes: number; serializations: Serialization[] };
   rows: Row[];
   memory: { sessions: number; sidLength: number; jsonBytes: number; heapPerSession: number; ratio: number };
 }): string {
   const out = [
     `${report.machine.cores} cores, Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ${report.setup.workers} workers, ` +
       `${report.setup.rounds} rounds of ${report.setup.durationS} s per case (medians); sessions of ${report.setup.sessionBytes} bytes of JSON; ` +
-      `IPC serialization ${report.setup.serialization}.`,
+      `IPC serialization ${report.setup.serializations.join(' and ')}${report.setup.serializations.length > 1 ? ', alternated case by case' : ''}.`,
     '',
-    '| op | outstanding per worker | ops/s (all workers) | mean µs | p99 µs | mean × echo |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| op | outstanding per worker | serialization | ops/s (all workers) | mean µs | p99 µs | mean × echo | primary CPU µs/op | ops/s × json (lowest–highest) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const row of report.rows) {
-    const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency);
+  const { serializations } = report.setup;
+  const rows = [...report.rows].sort(
+    (a, b) => a.concurrency - b.concurrency || order(a.op) - order(b.op) || serializations.indexOf(a.serialization) - serializations.indexOf(b.serialization),
+  );
+  for (const row of rows) {
+    const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency && r.serialization === row.serialization);
+    const vs = row.serialization === 'json' || row.vsJson === undefined ? '–' : `${row.vsJson.median.toFixed(2)} (${row.vsJson.low.toFixed(2)}–${row.vsJson.high.toFixed(2)})`;
     const label = row.op === 'echo' ? 'bare IPC echo (floor)' : row.op === 'get' ? 'get (round trip)' : `${row.op} (posted: until written)`;
-    out.push(`| ${label} | ${row.concurrency} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ${echo ? (row.meanUs / echo.meanUs).toFixed(2) : '–'} |`);
+    out.push(
+      `| ${label} | ${row.concurrency} | ${row.serialization} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ` +
+        `${echo ? (row.meanUs / echo.meanUs).toFixed(2) : '–'} | ${row.primaryUsPerOp.toFixed(2)} | ${vs} |`,
+    );
   }
   const m = report.memory;
   out.push(
@@ -160,6 +200,10 @@ function markdown(report: {
       `${m.heapPerSession.toFixed(0)} bytes = ${m.ratio.toFixed(2)} × (id + JSON).`,
   );
   return out.join('\n');
+}
+
+function order(op: BenchOp): number {
+  return ['echo', 'get', 'set', 'touch'].indexOf(op);
 }
 
 function next(worker: Worker, kind: BenchResult['kind']): Promise<BenchResult> {
