@@ -33,6 +33,13 @@ const allVariants: Variant[] = [
   { name: 'memory', label: 'MemoryStore in each worker (unshared)', path: '/hello', env: { SESSION_STORE: 'memory' } },
   { name: 'cluster', label: 'ClusterStore (this project)', path: '/hello', env: { SESSION_STORE: 'cluster' }, hosted: true },
   {
+    name: 'cluster-advanced',
+    label: 'ClusterStore, CLUSTER_SERIALIZATION=advanced',
+    path: '/hello',
+    env: { SESSION_STORE: 'cluster', CLUSTER_SERIALIZATION: 'advanced' },
+    hosted: true,
+  },
+  {
     name: 'cluster-lock',
     label: 'ClusterStore with SESSION_LOCK=true',
     path: '/hello',
@@ -54,6 +61,7 @@ const allVariants: Variant[] = [
 /** Ratios between two variants, paired by round, printed under each table. */
 const comparisons = [
   { variant: 'cluster', over: 'redis', label: 'ClusterStore ÷ connect-redis' },
+  { variant: 'cluster-advanced', over: 'cluster', label: 'IPC serialization advanced ÷ json' },
   { variant: 'cluster-lock', over: 'cluster', label: 'SESSION_LOCK on ÷ off (the cost of the lock)' },
   { variant: 'cluster-user', over: 'cluster', label: 'signed in ÷ anonymous (the cost of the user index)' },
 ];

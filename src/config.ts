@@ -16,6 +16,8 @@ export interface Config {
   nodeEnv: NodeEnv;
   port: number;
   webConcurrency: number;
+  /** How cluster IPC messages (the session store's among them) are encoded: Node's fork() `serialization`. */
+  clusterSerialization: 'json' | 'advanced';
   /** First signs new cookies, all verify (rotation). Empty in development until the primary generates one. */
   sessionSecrets: string[];
   sessionStore: SessionStoreKind;
@@ -78,6 +80,8 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     nodeEnv,
     port: read.integer('PORT', 3000, 0, 65535),
     webConcurrency: read.integer('WEB_CONCURRENCY', os.availableParallelism(), 1, 1024),
+    // json by default: measured against advanced on Node 24 and 26, neither wins a session request (docs/benchmarks.md).
+    clusterSerialization: read.oneOf('CLUSTER_SERIALIZATION', ['json', 'advanced'], 'json'),
     sessionSecrets: read.list('SESSION_SECRET'),
     ...read.sessionStore('SESSION_STORE'),
     redisPrefix: read.text('SESSION_REDIS_PREFIX', 'ecs:sess:'),

@@ -38,7 +38,8 @@ function main(): void {
 
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
-  cluster.setupPrimary({ exec: path.join(path.dirname(self), `worker${path.extname(self)}`) });
+  // The primary and each worker must agree on the serialization: fork() gives both ends of the channel the same.
+  cluster.setupPrimary({ exec: path.join(path.dirname(self), `worker${path.extname(self)}`), serialization: config.clusterSerialization });
   const supervisor = new Supervisor({
     workers: config.webConcurrency,
     // Every worker gets the same secret, or a cookie signed by one would not verify on another.

@@ -10,6 +10,7 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     nodeEnv: 'development',
     port: 3000,
     webConcurrency: os.availableParallelism(),
+    clusterSerialization: 'json',
     sessionSecrets: [],
     sessionStore: 'cluster',
     redisUrl: null,
@@ -93,13 +94,14 @@ test('loadConfig: PORT=0 is valid (a free port), not replaced by the default', (
 
 test('loadConfig: every bad variable is listed in one error, with what it accepts and what it got', () => {
   assert.throws(
-    () => loadConfig({ PORT: '80a', WEB_CONCURRENCY: '0', NODE_ENV: 'prod', SESSION_MAX_AGE_S: '-5', SESSION_SECRET: 'a,,b' }),
+    () => loadConfig({ PORT: '80a', WEB_CONCURRENCY: '0', NODE_ENV: 'prod', SESSION_MAX_AGE_S: '-5', SESSION_SECRET: 'a,,b', CLUSTER_SERIALIZATION: 'v8' }),
     (error: unknown) => {
       assert.ok(error instanceof ConfigError);
       assert.deepEqual(error.problems, [
         'NODE_ENV must be one of development, production, test, got "prod"',
         'PORT must be an integer from 0 to 65535, got "80a"',
         'WEB_CONCURRENCY must be an integer from 1 to 1024, got "0"',
+        'CLUSTER_SERIALIZATION must be one of json, advanced, got "v8"',
         'SESSION_SECRET must be a comma-separated list of non-empty secrets, got an empty entry',
         'SESSION_MAX_AGE_S must be an integer from 1 to 34560000, got "-5"',
       ]);

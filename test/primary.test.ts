@@ -1,6 +1,7 @@
 // The real app, started as `npm start` starts it, with 2 workers on a free port: sessions across workers,
 // a killed worker replaced with the sessions intact, configuration errors, and a clean SIGTERM.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CookieJar, request } from './helpers/http.js';
@@ -40,22 +41,40 @@ test('npm start: a forged or garbage cookie gets a fresh session', async () => {
 
 test('npm start: a session saved by one worker is read by the other on the very next request, 400 times over', async () => {
   // Writes are posted (no answer awaited): this checks the host applies them before the next read from anywhere.
+  const { again, crossed } = await secondVisits(app.url, 20, 20);
+  assert.equal(again, 400, 'every second visit found the session the first one saved');
+  assert.ok(crossed >= 100, `the second visit often went to the other worker (${crossed} of 400)`);
+});
+
+test('npm start: CLUSTER_SERIALIZATION=advanced forks the workers with it, and sessions still cross on the very next request', async (t) => {
+  const advanced = await startApp((fn) => t.after(fn), { CLUSTER_SERIALIZATION: 'advanced' });
+  for (const pid of advanced.workerPids()) {
+    // Node tells a forked child its channel's serialization in this variable.
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('NODE_CHANNEL_SERIALIZATION_MODE=advanced'), `worker ${pid} speaks advanced`);
+  }
+  const { again, crossed } = await secondVisits(advanced.url, 10, 20);
+  assert.equal(again, 200);
+  assert.ok(crossed >= 40, `the second visit often went to the other worker (${crossed} of 200)`);
+});
+
+/** `parallel` visitors at a time, `each` times: a first visit, then a second; counts the second visits that found the session. */
+async function secondVisits(url: string, parallel: number, each: number): Promise<{ again: number; crossed: number }> {
   let again = 0;
   let crossed = 0;
   await Promise.all(
-    Array.from({ length: 20 }, async () => {
-      for (let i = 0; i < 20; i++) {
+    Array.from({ length: parallel }, async () => {
+      for (let i = 0; i < each; i++) {
         const visitor = new CookieJar();
-        const first = await visitor.get(`${app.url}/hello`);
-        const second = await visitor.get(`${app.url}/hello`);
+        const first = await visitor.get(`${url}/hello`);
+        const second = await visitor.get(`${url}/hello`);
         if (second.json.msg === `Hello again from worker ${String(second.json.worker)}`) again++;
         if (second.json.worker !== first.json.worker) crossed++;
       }
     }),
   );
-  assert.equal(again, 400, 'every second visit found the session the first one saved');
-  assert.ok(crossed >= 100, `the second visit often went to the other worker (${crossed} of 400)`);
-});
+  return { again, crossed };
+}
 
 test('npm start: a worker killed with SIGKILL is replaced and the sessions survive', async () => {
   const { pid, worker } = (await jar.get(`${app.url}/hello`)).json as { pid: number; worker: number };

@@ -23,8 +23,12 @@ const fixture = fileURLToPath(new URL('../fixtures/store-worker.ts', import.meta
 let nextId = 1;
 
 /** Forks `count` fixture workers; `cleanup` (t.after, or node:test's after) registers their killing. */
-export async function forkStoreWorkers(cleanup: (fn: () => void) => void, count: number, options: { silent?: boolean } = {}): Promise<Worker[]> {
-  cluster.setupPrimary({ exec: fixture, execArgv: ['--import', 'tsx'], silent: options.silent ?? false });
+export async function forkStoreWorkers(
+  cleanup: (fn: () => void) => void,
+  count: number,
+  options: { silent?: boolean; serialization?: 'json' | 'advanced' } = {},
+): Promise<Worker[]> {
+  cluster.setupPrimary({ exec: fixture, execArgv: ['--import', 'tsx'], silent: options.silent ?? false, serialization: options.serialization ?? 'json' });
   const workers = Array.from({ length: count }, () => cluster.fork());
   cleanup(() => {
     for (const worker of workers) if (!worker.isDead()) worker.process.kill('SIGKILL');

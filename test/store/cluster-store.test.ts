@@ -109,6 +109,22 @@ test('cluster store: a worker killed with calls in flight leaves the host servin
   assert.deepEqual(((await call(b, 'get', 'after-kill')) as { ok: boolean }).ok, true);
 });
 
+test('cluster store: a worker forked with serialization "advanced" shares sessions, expiries and error codes with json workers', async (t) => {
+  const [advanced] = (await forkStoreWorkers((fn) => t.after(fn), 1, { serialization: 'advanced' })) as [Worker];
+  const expires = new Date(Date.now() + 120_000);
+  await call(advanced, 'set', 'crosses-codecs', session({ text: 'quotes " and \\ and ünïcødé', list: [1, null] }, expires));
+  const read = (await call(a, 'get', 'crosses-codecs')) as { text: string; list: unknown[]; cookie: { expires: string } };
+  assert.equal(read.text, 'quotes " and \\ and ünïcødé');
+  assert.deepEqual(read.list, [1, null]);
+  assert.equal(read.cookie.expires, new Date(Math.ceil(expires.getTime() / 1000) * 1000).toISOString(), 'the host\'s expiry, to the second');
+  await call(a, 'set', 'back-again', session({ from: 'json' }));
+  assert.equal(((await call(advanced, 'get', 'back-again')) as { from: string }).from, 'json');
+  const big = await command(advanced, { cmd: 'call', op: 'set', args: ['crosses-codecs', session({ v: 'x'.repeat(20_000) })] });
+  assert.equal(big.error?.code, 'ERR_SESSION_TOO_LARGE', 'the announced limits reached it too');
+  await call(advanced, 'destroy', 'crosses-codecs');
+  assert.equal(await call(b, 'get', 'crosses-codecs'), null);
+});
+
 test('cluster store: a worker checks writes against the limit the host announced, so a write it reports done is one the host took', async () => {
   const rejected = host.stats().rejected;
   await call(a, 'set', 'sized', session({ v: 'small' }));
