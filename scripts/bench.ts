@@ -3,7 +3,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startApp, stopApp, type AppProcess } from './lib/app-process.js';
+import { hostStats, startApp, stopApp, type AppProcess } from './lib/app-process.js';
 import { cleanupOnExit } from './lib/cleanup.js';
 import { startCpuWindow } from './lib/cpu.js';
 import { redisUnavailable, startRedis } from './lib/redis-server.js';
@@ -188,13 +188,6 @@ async function measure(app: AppProcess, variant: Variant, workload: Workload, ro
       retries: attempt,
     };
   }
-}
-
-async function hostStats(app: AppProcess): Promise<{ messagesIn: number; messagesOut: number }> {
-  const from = app.records.length;
-  process.kill(app.child.pid!, 'SIGUSR2');
-  const logged = await app.waitForLog({ msg: 'store stats' }, 5000, from);
-  return logged.stats as { messagesIn: number; messagesOut: number };
 }
 
 interface Row {

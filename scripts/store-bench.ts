@@ -26,6 +26,9 @@ async function main(): Promise<void> {
       ops: { type: 'string', default: 'echo,get,set,touch' },
       outstanding: { type: 'string', default: '1,64' },
       'cpu-prof-dir': { type: 'string' },
+      // The workers lower their own priority, so on a machine with fewer cores than processes the primary still
+      // gets a whole core: the saturating run of `npm run bench:capacity` measures the host's ceiling this way.
+      nice: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   });
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   // One group of workers per serialization, all served by the same host: a channel's serialization is its own.
   const groups = (serializations as Serialization[]).map((serialization) => {
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx', ...profile], serialization });
-    return { serialization, workers: Array.from({ length: workerCount }, () => cluster.fork()) };
+    return { serialization, workers: Array.from({ length: workerCount }, () => cluster.fork(values.nice ? { STORE_BENCH_NICE: '19' } : {})) };
   });
   const allWorkers = groups.flatMap((group) => group.workers);
   const workers = groups[0]!.workers;
@@ -68,9 +71,12 @@ async function main(): Promise<void> {
           for (const group of round % 2 === 1 ? groups : [...groups].reverse()) {
             const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
             const cpuBefore = process.cpuUsage();
+            const statsBefore = host.stats();
             const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
             const cpu = process.cpuUsage(cpuBefore);
-            const row = combine(op, concurrency, group.serialization, results, (cpu.user + cpu.system) / 1e6);
+            const statsAfter = host.stats();
+            const messages = statsAfter.messagesIn - statsBefore.messagesIn + statsAfter.messagesOut - statsBefore.messagesOut;
+            const row = combine(op, concurrency, group.serialization, results, { cpuS: (cpu.user + cpu.system) / 1e6, messages });
             say(
               `round ${round} ${group.serialization.padEnd(8)} ${op.padEnd(5)} x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, ` +
                 `mean ${row.meanUs.toFixed(0)} µs, p99 ${row.p99Us.toFixed(0)} µs, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`,
@@ -102,6 +108,27 @@ async function main(): Promise<void> {
     const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
     const memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };
 
+    // A full table with a few busy visitors: the same 50 sessions read over and over among all those held.
+    const hot = 50;
+    const group = groups[0]!;
+    await Promise.all(group.workers.map((w) => ask(w, { cmd: 'fill', count: hot, sessionBytes, offset: 0 }, 'filled')));
+    for (const concurrency of values.outstanding.split(',').map(Number)) {
+      const runs: Row[] = [];
+      for (let round = 1; round <= Number(values.rounds); round++) {
+        const command: BenchCommand = { cmd: 'run', op: 'get', concurrency, durationMs, keys: hot, sessionBytes, echoPadBytes: 0 };
+        const cpuBefore = process.cpuUsage();
+        const statsBefore = host.stats();
+        const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
+        const cpu = process.cpuUsage(cpuBefore);
+        const statsAfter = host.stats();
+        const messages = statsAfter.messagesIn - statsBefore.messagesIn + statsAfter.messagesOut - statsBefore.messagesOut;
+        runs.push(combine('get', concurrency, group.serialization, results, { cpuS: (cpu.user + cpu.system) / 1e6, messages }));
+      }
+      const row = { ...medianRow(runs), held: { sessions: host.sessions.size, read: hot } };
+      say(`${row.held.sessions} held, ${hot} read: get x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`);
+      rows.push(row);
+    }
+
     const report = {
       machine: { cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
       setup: { workers: workerCount, durationS: durationMs / 1000, rounds: Number(values.rounds), sessionBytes, serializations: serializations as Serialization[] },
@@ -130,6 +157,12 @@ interface Row {
   p99Us: number;
   /** CPU the primary spent per op (hosting, or echoing), in µs: what one primary core can carry is 1e6 / this. */
   primaryUsPerOp: number;
+  /** The primary's CPU over the case's wall time: near 1, the host is the limit. */
+  primaryCores: number;
+  /** IPC messages the host received and sent per op. */
+  messagesPerOp: number;
+  /** Run on a table holding this many sessions, reading only `read` of them (the other rows: 1,000 held, all read). */
+  held?: { sessions: number; read: number } | undefined;
   /** ops/s over the json group's in the same round: median, lowest, highest. */
   vsJson?: { median: number; low: number; high: number } | undefined;
 }
@@ -139,8 +172,15 @@ function spread(values: number[]): { median: number; low: number; high: number }
   return { median: sorted[sorted.length >> 1]!, low: sorted[0]!, high: sorted.at(-1)! };
 }
 
-function combine(op: BenchOp, concurrency: number, serialization: Serialization, results: Extract<BenchResult, { kind: 'result' }>[], primaryCpuS: number): Row {
+function combine(
+  op: BenchOp,
+  concurrency: number,
+  serialization: Serialization,
+  results: Extract<BenchResult, { kind: 'result' }>[],
+  primary: { cpuS: number; messages: number },
+): Row {
   const ops = results.reduce((n, r) => n + r.ops, 0);
+  const primaryCpuS = primary.cpuS;
   return {
     op,
     concurrency,
@@ -149,12 +189,23 @@ function combine(op: BenchOp, concurrency: number, serialization: Serialization,
     meanUs: results.reduce((n, r) => n + r.meanUs * r.ops, 0) / ops,
     p99Us: Math.max(...results.map((r) => r.p99Us)),
     primaryUsPerOp: (primaryCpuS * 1e6) / ops,
+    primaryCores: primaryCpuS / Math.max(...results.map((r) => r.elapsedS)),
+    // The echo is one message each way per op, and the host does not count it.
+    messagesPerOp: op === 'echo' ? 2 : primary.messages / ops,
   };
 }
 
 function medianRow(runs: Row[]): Row {
   const mid = (pick: (r: Row) => number) => runs.map(pick).sort((a, b) => a - b)[runs.length >> 1]!;
-  return { ...runs[0]!, opsPerS: mid((r) => r.opsPerS), meanUs: mid((r) => r.meanUs), p99Us: mid((r) => r.p99Us), primaryUsPerOp: mid((r) => r.primaryUsPerOp) };
+  return {
+    ...runs[0]!,
+    opsPerS: mid((r) => r.opsPerS),
+    meanUs: mid((r) => r.meanUs),
+    p99Us: mid((r) => r.p99Us),
+    primaryUsPerOp: mid((r) => r.primaryUsPerOp),
+    primaryCores: mid((r) => r.primaryCores),
+    messagesPerOp: mid((r) => r.messagesPerOp),
+  };
 }
 
 /** Pads for the echo so its messages are as long as a get's request and reply. */
@@ -177,8 +228,8 @@ function markdown(report: {
       `${report.setup.rounds} rounds of ${report.setup.durationS} s per case (medians); sessions of ${report.setup.sessionBytes} bytes of JSON; ` +
       `IPC serialization ${report.setup.serializations.join(' and ')}${report.setup.serializations.length > 1 ? ', alternated case by case' : ''}.`,
     '',
-    '| op | outstanding per worker | serialization | ops/s (all workers) | mean µs | p99 µs | mean × echo | primary CPU µs/op | ops/s × json (lowest–highest) |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
+    '| op | outstanding per worker | serialization | ops/s (all workers) | mean µs | p99 µs | mean × echo | primary CPU µs/op | primary cores | IPC msgs/op | ops/s × json (lowest–highest) |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const { serializations } = report.setup;
   const rows = [...report.rows].sort(
@@ -187,10 +238,17 @@ function markdown(report: {
   for (const row of rows) {
     const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency && r.serialization === row.serialization);
     const vs = row.serialization === 'json' || row.vsJson === undefined ? '–' : `${row.vsJson.median.toFixed(2)} (${row.vsJson.low.toFixed(2)}–${row.vsJson.high.toFixed(2)})`;
-    const label = row.op === 'echo' ? 'bare IPC echo (floor)' : row.op === 'get' ? 'get (round trip)' : `${row.op} (posted: until written)`;
+    const label =
+      row.op === 'echo'
+        ? 'bare IPC echo (floor)'
+        : row.held
+          ? `get, ${row.held.sessions.toLocaleString('en-US')} sessions held, ${row.held.read} read`
+          : row.op === 'get'
+            ? 'get (round trip)'
+            : `${row.op} (posted: until written)`;
     out.push(
       `| ${label} | ${row.concurrency} | ${row.serialization} | ${row.opsPerS.toFixed(0)} | ${row.meanUs.toFixed(1)} | ${row.p99Us.toFixed(0)} | ` +
-        `${echo ? (row.meanUs / echo.meanUs).toFixed(2) : '–'} | ${row.primaryUsPerOp.toFixed(2)} | ${vs} |`,
+        `${echo ? (row.meanUs / echo.meanUs).toFixed(2) : '–'} | ${row.primaryUsPerOp.toFixed(2)} | ${row.primaryCores.toFixed(2)} | ${row.messagesPerOp.toFixed(3)} | ${vs} |`,
     );
   }
   const m = report.memory;

@@ -137,6 +137,14 @@ export async function stopApp(app: AppProcess): Promise<number | NodeJS.Signals>
   return app.exited;
 }
 
+/** The store host's counters, from the primary's answer to SIGUSR2 (its `store stats` log line). */
+export async function hostStats(app: AppProcess): Promise<{ messagesIn: number; messagesOut: number; requests: number }> {
+  const from = app.records.length;
+  process.kill(app.child.pid!, 'SIGUSR2');
+  const logged = await app.waitForLog({ msg: 'store stats' }, 5000, from);
+  return logged.stats as { messagesIn: number; messagesOut: number; requests: number };
+}
+
 /** True while a process with this PID exists. */
 export function isAlive(pid: number): boolean {
   try {

@@ -1,8 +1,11 @@
 // Runs in each worker of `npm run bench:store`: drives ClusterStore calls (or a bare IPC echo, the floor)
 // at a fixed number outstanding for a fixed time, and reports ops and latencies to the primary.
+import os from 'node:os';
 import { ClusterStore } from '../../src/store/index.js';
 import { ECHO_TAG, type BenchCommand, type BenchResult, sessionOfBytes } from './store-bench-protocol.js';
 
+// --nice: this driver yields the CPU to the primary (see store-bench.ts).
+if (process.env.STORE_BENCH_NICE !== undefined) os.setPriority(Number(process.env.STORE_BENCH_NICE));
 const store = new ClusterStore();
 const sid = (n: number) => `${process.pid}-${String(n).padStart(24, '0')}`.slice(-32).padStart(32, 's');
 

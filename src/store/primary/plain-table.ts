@@ -1,6 +1,7 @@
 // The sessions as plainly as they can be kept, in the primary: a Map of id → entry object. The reference the fast
 // table (session-table.ts) must match: the same tests run against both (the template's test/store/tables.test.ts).
-// It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory for clarity.
+// It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory and speed for
+// clarity (its re-added Map key per read gets slower as the table fills: see the use order in session-table.ts).
 import { lifetimeOf, maxSecond, parseRecord, tableOptions, toSeconds } from './sessions.js';
 import type { SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 import { UserIndex } from './user-index.js';
