@@ -56,6 +56,16 @@ async function main(): Promise<void> {
     return { serialization, workers: Array.from({ length: workerCount }, () => cluster.fork(values.nice ? { STORE_BENCH_NICE: '19' } : {})) };
   });
   const allWorkers = groups.flatMap((group) => group.workers);
+  /** One case on one group's workers at once, with the primary's CPU and the host's messages over it. */
+  const runCase = async (group: (typeof groups)[number], command: Extract<BenchCommand, { cmd: 'run' }>): Promise<Row> => {
+    const cpuBefore = process.cpuUsage();
+    const statsBefore = host.stats();
+    const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
+    const cpu = process.cpuUsage(cpuBefore);
+    const statsAfter = host.stats();
+    const messages = statsAfter.messagesIn - statsBefore.messagesIn + statsAfter.messagesOut - statsBefore.messagesOut;
+    return combine(command.op, command.concurrency, group.serialization, results, { cpuS: (cpu.user + cpu.system) / 1e6, messages });
+  };
   const workers = groups[0]!.workers;
   try {
     await Promise.all(allWorkers.map((w) => next(w, 'ready')));
@@ -69,14 +79,7 @@ async function main(): Promise<void> {
         for (const op of values.ops.split(',') as BenchOp[]) {
           // The groups take turns within a case, in an order that alternates by round.
           for (const group of round % 2 === 1 ? groups : [...groups].reverse()) {
-            const command: BenchCommand = { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad };
-            const cpuBefore = process.cpuUsage();
-            const statsBefore = host.stats();
-            const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
-            const cpu = process.cpuUsage(cpuBefore);
-            const statsAfter = host.stats();
-            const messages = statsAfter.messagesIn - statsBefore.messagesIn + statsAfter.messagesOut - statsBefore.messagesOut;
-            const row = combine(op, concurrency, group.serialization, results, { cpuS: (cpu.user + cpu.system) / 1e6, messages });
+            const row = await runCase(group, { cmd: 'run', op, concurrency, durationMs, keys, sessionBytes, echoPadBytes: getPad });
             say(
               `round ${round} ${group.serialization.padEnd(8)} ${op.padEnd(5)} x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, ` +
                 `mean ${row.meanUs.toFixed(0)} µs, p99 ${row.p99Us.toFixed(0)} µs, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`,
@@ -94,39 +97,36 @@ async function main(): Promise<void> {
       }
     }
 
-    // Memory: the host's heap before and after the workers store `sessionCount` sessions through the real path.
-    await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
-    host.sessions.clear();
-    gc();
-    const heapBefore = process.memoryUsage().heapUsed;
-    const perWorker = Math.ceil(sessionCount / workerCount);
-    await Promise.all(workers.map((w, i) => ask(w, { cmd: 'fill', count: perWorker, sessionBytes, offset: (i + 1) * 10_000_000 }, 'filled')));
-    await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
-    gc();
-    const stored = host.sessions.size;
-    const heapPerSession = (process.memoryUsage().heapUsed - heapBefore) / stored;
-    const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
-    const memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };
+    // --sessions 0 skips the memory figure and the full-table row.
+    let memory: Memory | null = null;
+    if (sessionCount > 0) {
+      // Memory: the host's heap before and after the workers store `sessionCount` sessions through the real path.
+      await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
+      host.sessions.clear();
+      gc();
+      const heapBefore = process.memoryUsage().heapUsed;
+      const perWorker = Math.ceil(sessionCount / workerCount);
+      await Promise.all(workers.map((w, i) => ask(w, { cmd: 'fill', count: perWorker, sessionBytes, offset: (i + 1) * 10_000_000 }, 'filled')));
+      await Promise.all(workers.map((w) => ask(w, { cmd: 'run', op: 'get', concurrency: 1, durationMs: 10, keys, sessionBytes, echoPadBytes: 0 }, 'result')));
+      gc();
+      const stored = host.sessions.size;
+      const heapPerSession = (process.memoryUsage().heapUsed - heapBefore) / stored;
+      const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
+      memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };
 
-    // A full table with a few busy visitors: the same 50 sessions read over and over among all those held.
-    const hot = 50;
-    const group = groups[0]!;
-    await Promise.all(group.workers.map((w) => ask(w, { cmd: 'fill', count: hot, sessionBytes, offset: 0 }, 'filled')));
-    for (const concurrency of values.outstanding.split(',').map(Number)) {
-      const runs: Row[] = [];
-      for (let round = 1; round <= Number(values.rounds); round++) {
-        const command: BenchCommand = { cmd: 'run', op: 'get', concurrency, durationMs, keys: hot, sessionBytes, echoPadBytes: 0 };
-        const cpuBefore = process.cpuUsage();
-        const statsBefore = host.stats();
-        const results = (await Promise.all(group.workers.map((w) => ask(w, command, 'result')))) as Extract<BenchResult, { kind: 'result' }>[];
-        const cpu = process.cpuUsage(cpuBefore);
-        const statsAfter = host.stats();
-        const messages = statsAfter.messagesIn - statsBefore.messagesIn + statsAfter.messagesOut - statsBefore.messagesOut;
-        runs.push(combine('get', concurrency, group.serialization, results, { cpuS: (cpu.user + cpu.system) / 1e6, messages }));
+      // A full table with a few busy visitors: the same 50 sessions read over and over among all those held.
+      const hot = 50;
+      const group = groups[0]!;
+      await Promise.all(group.workers.map((w) => ask(w, { cmd: 'fill', count: hot, sessionBytes, offset: 0 }, 'filled')));
+      for (const concurrency of values.outstanding.split(',').map(Number)) {
+        const runs: Row[] = [];
+        for (let round = 1; round <= Number(values.rounds); round++) {
+          runs.push(await runCase(group, { cmd: 'run', op: 'get', concurrency, durationMs, keys: hot, sessionBytes, echoPadBytes: 0 }));
+        }
+        const row = { ...medianRow(runs), held: { sessions: host.sessions.size, read: hot } };
+        say(`${row.held.sessions} held, ${hot} read: get x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`);
+        rows.push(row);
       }
-      const row = { ...medianRow(runs), held: { sessions: host.sessions.size, read: hot } };
-      say(`${row.held.sessions} held, ${hot} read: get x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`);
-      rows.push(row);
     }
 
     const report = {
@@ -147,6 +147,14 @@ async function main(): Promise<void> {
 }
 
 type Serialization = 'json' | 'advanced';
+
+interface Memory {
+  sessions: number;
+  sidLength: number;
+  jsonBytes: number;
+  heapPerSession: number;
+  ratio: number;
+}
 
 interface Row {
   op: BenchOp;
@@ -221,7 +229,7 @@ function markdown(report: {
   machine: { cores: number; node: string; date: string };
   setup: { workers: number; durationS: number; rounds: number; sessionBytes: number; serializations: Serialization[] };
   rows: Row[];
-  memory: { sessions: number; sidLength: number; jsonBytes: number; heapPerSession: number; ratio: number };
+  memory: Memory | null;
 }): string {
   const out = [
     `${report.machine.cores} cores, Node ${report.machine.node}, ${report.machine.date.slice(0, 10)}; ${report.setup.workers} workers, ` +
@@ -252,11 +260,13 @@ function markdown(report: {
     );
   }
   const m = report.memory;
-  out.push(
-    '',
-    `Primary heap per session at ${m.sessions} sessions (${m.sidLength}-character id, ${m.jsonBytes} bytes of JSON): ` +
-      `${m.heapPerSession.toFixed(0)} bytes = ${m.ratio.toFixed(2)} × (id + JSON).`,
-  );
+  if (m !== null) {
+    out.push(
+      '',
+      `Primary heap per session at ${m.sessions} sessions (${m.sidLength}-character id, ${m.jsonBytes} bytes of JSON): ` +
+        `${m.heapPerSession.toFixed(0)} bytes = ${m.ratio.toFixed(2)} × (id + JSON).`,
+    );
+  }
   return out.join('\n');
 }
 

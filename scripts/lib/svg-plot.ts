@@ -35,7 +35,7 @@ export function logLogSvg(chart: Chart): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${margin.left}" y="28" font-size="17" font-weight="600">${escape(chart.title)}</text>`,
-    `<text x="${margin.left}" y="50" fill="#555">${escape(chart.subtitle)}</text>`,
+    `<text x="${margin.left}" y="50" fill="#555" font-size="12">${escape(chart.subtitle)}</text>`,
   ];
   for (const [axis, [min, max]] of [['x', chart.x], ['y', chart.y]] as const) {
     for (let decade = Math.ceil(Math.log10(min)); decade <= Math.floor(Math.log10(max)); decade++) {
@@ -49,6 +49,7 @@ export function logLogSvg(chart: Chart): string {
       }
     }
   }
+  out.push(`<clipPath id="plot"><rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}"/></clipPath>`);
   out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
   out.push(`<text x="${margin.left + plotW / 2}" y="${margin.top + plotH + 40}" text-anchor="middle">${escape(chart.xLabel)}</text>`);
   out.push(`<text transform="translate(22 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(chart.yLabel)}</text>`);
@@ -60,7 +61,7 @@ export function logLogSvg(chart: Chart): string {
   for (const series of chart.series) {
     if (series.line) {
       const path = series.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
-      out.push(`<path d="${path}" fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+      out.push(`<path d="${path}" clip-path="url(#plot)" fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     } else {
       for (const p of series.points) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4.5" fill="${series.color}"/>`);
     }
