@@ -134,6 +134,25 @@ for (const [name, Table] of tables) {
     assert.equal(get(table, 'a'), '{}', 'alive after 80 s of use');
   });
 
+  test(`${name}: entries and records: sessions destroyed or saved between two steps of a walk are never yielded empty or as another`, (t) => {
+    const table = tableOnMockClock(t);
+    for (const walk of [() => table.entries(), () => table.records()]) {
+      table.clear();
+      for (const sid of ['a', 'b', 'c']) table.set(sid, `{"of":"${sid}"}`, start + 60_000);
+      const yielded: [string, string][] = [];
+      for (const [sid, json] of walk()) {
+        yielded.push([sid, json]);
+        if (sid !== 'a') continue;
+        table.destroy('b');
+        table.set('z', '{"of":"z"}', start + 60_000); // may take b's place in the table
+      }
+      for (const [sid, json] of yielded) assert.equal(json, `{"of":"${sid}"}`, `${sid} came with its own JSON`);
+      const sids = yielded.map(([sid]) => sid);
+      assert.ok(!sids.includes('b') && !sids.includes(''), `the destroyed session is not yielded: ${sids.join(', ')}`);
+      assert.deepEqual(sids.slice(0, 2), ['a', 'c']);
+    }
+  });
+
   test(`${name}: records and restore: a snapshot round trip keeps expiry, lifetime and deadline; expired records are skipped`, (t) => {
     const table = tableOnMockClock(t, { absoluteTimeoutMs: 60_000 });
     table.set('a', '{"a":1}', start + 5000);
