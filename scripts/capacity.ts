@@ -9,7 +9,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hostStats, startApp, stopApp } from './lib/app-process.js';
-import { cleanupOnExit } from './lib/cleanup.js';
+import { cleanupOnExit, type Cleanups } from './lib/cleanup.js';
 import { startCpuWindow } from './lib/cpu.js';
 import { runSessionLoad, type Workload } from './lib/session-load.js';
 import { logLogSvg, type Series } from './lib/svg-plot.js';
@@ -24,11 +24,16 @@ interface HttpPoint {
   /** The workers' CPU per request, µs: this template's own cost of a request. */
   workerUs: number;
   messagesPerRequest: number;
+  /** Store calls the host ran per HTTP request: the model's premise is one (a get, or a set). */
+  storeCallsPerRequest: number;
+  /** CPU used meanwhile by processes not ours, in cores: noise. */
   othersCores: number | null;
 }
 
 /** A row of `npm run bench:store -- --json`. */
 interface StoreRow {
+  /** Set on the rows of a full table, which this script does not use. */
+  held?: unknown;
   op: string;
   concurrency: number;
   opsPerS: number;
@@ -42,6 +47,8 @@ interface StorePoint extends StoreRow {
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** Seconds per case of the store runs. */
+const storeDurationS = 3;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -74,89 +81,107 @@ async function main(): Promise<void> {
   const typicalUs = Number(values['typical-us']);
   const say = (line: string) => (values.json ? undefined : console.error(line));
 
-  // 1. HTTP: the real app, one worker count at a time.
-  const http: HttpPoint[] = [];
+  const options: Options = { workerCounts, durationS, warmupS, connections, serialization: values.serialization };
   const cleanups = cleanupOnExit();
+  let report: Report;
   try {
+    const http = await httpPoints(options, cleanups, say);
+    // The store without HTTP, at 1 call outstanding per worker (each its own message) and at 64.
+    const store: StorePoint[] = [];
     for (const workers of workerCounts) {
-      const env = { NODE_ENV: 'test', WEB_CONCURRENCY: String(workers), METRICS: 'false', SESSION_STORE: 'cluster', CLUSTER_SERIALIZATION: values.serialization };
-      const app = await startApp(cleanups.add, env);
-      for (const workload of ['returning', 'fresh'] as const) {
-        await runSessionLoad({ url: app.url, connections, durationS: warmupS, workload });
-        const primaryPid = app.child.pid!;
-        const workerPids = app.workerPids();
-        const before = await hostStats(app);
-        const cpu = startCpuWindow([primaryPid, ...workerPids]);
-        const load = await runSessionLoad({ url: app.url, connections, durationS, workload });
-        const used = cpu.stop();
-        const after = await hostStats(app);
-        const primaryS = used.byPid.get(primaryPid) ?? 0;
-        const workersS = workerPids.reduce((sum, pid) => sum + (used.byPid.get(pid) ?? 0), 0);
-        const messages = after.messagesIn - before.messagesIn + after.messagesOut - before.messagesOut;
-        const point: HttpPoint = {
-          workers,
-          workload,
-          requestsPerS: load.requestsPerS,
-          primaryCores: primaryS / used.wallS,
-          primaryUs: (primaryS * 1e6) / load.requests,
-          workerUs: (workersS * 1e6) / load.requests,
-          messagesPerRequest: messages / load.requests,
-          othersCores: used.othersS === null ? null : used.othersS / used.wallS,
-        };
-        if (load.errors + load.timeouts + load.non2xx > 0) throw new Error(`${workers} workers, ${workload}: ${load.errors + load.timeouts + load.non2xx} requests failed`);
-        http.push(point);
-        say(
-          `http ${workers} workers ${workload.padEnd(9)} ${point.requestsPerS.toFixed(0)} req/s, primary ${point.primaryCores.toFixed(2)} cores = ` +
-            `${point.primaryUs.toFixed(1)} µs/request, ${point.messagesPerRequest.toFixed(3)} msgs/request, workers ${point.workerUs.toFixed(0)} µs/request`,
-        );
+      const rows = await storeBench(cleanups.add, ['--workers', String(workers), '--ops', 'get,set', '--outstanding', '1,64', '--rounds', '1', '--serialization', values.serialization]);
+      for (const row of rows) {
+        store.push({ ...row, workers });
+        say(`store ${workers} workers ${row.op} x${row.concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs/op, ${row.messagesPerOp.toFixed(3)} msgs/op`);
       }
-      await stopApp(app);
     }
+    // The saturating run: four niced drivers keep 256 gets (then sets) outstanding each; the primary keeps its core.
+    const saturated = await storeBench(cleanups.add, ['--workers', '4', '--ops', 'get,set', '--outstanding', '256', '--rounds', '3', '--nice', '--serialization', values.serialization]);
+    for (const row of saturated) say(`saturating ${row.op}: ${row.opsPerS.toFixed(0)} ops/s with the primary at ${row.primaryCores.toFixed(2)} cores, ${row.primaryUsPerOp.toFixed(2)} µs/op`);
+    report = {
+      machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date().toISOString() },
+      setup: { workers: workerCounts, durationS, connections, serialization: values.serialization, typicalUs, storeDurationS },
+      http,
+      store,
+      saturated,
+      model: capacityModel(http, store, saturated, typicalUs, workerCounts),
+    };
   } finally {
     await cleanups.run();
   }
-
-  // 2. Store ops without HTTP, at 1 call outstanding per worker (each its own message) and at 64.
-  const store: StorePoint[] = [];
-  for (const workers of workerCounts) {
-    const rows = await storeBench(['--workers', String(workers), '--ops', 'get,set', '--outstanding', '1,64', '--rounds', '1', '--serialization', values.serialization]);
-    for (const row of rows) {
-      store.push({ ...row, workers });
-      say(`store ${workers} workers ${row.op} x${row.concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs/op, ${row.messagesPerOp.toFixed(3)} msgs/op`);
-    }
-  }
-
-  // 3. The saturating run: four niced drivers keep 256 gets (then sets) outstanding each; the primary keeps its core.
-  const saturated = await storeBench(['--workers', '4', '--ops', 'get,set', '--outstanding', '256', '--rounds', '2', '--nice', '--serialization', values.serialization]);
-  for (const row of saturated) say(`saturating ${row.op}: ${row.opsPerS.toFixed(0)} ops/s with the primary at ${row.primaryCores.toFixed(2)} cores, ${row.primaryUsPerOp.toFixed(2)} µs/op`);
-
-  const model = capacityModel(http, store, saturated, typicalUs);
-  const report = {
-    machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, date: new Date().toISOString() },
-    setup: { workers: workerCounts, durationS, connections, serialization: values.serialization, typicalUs },
-    http,
-    store,
-    saturated,
-    model,
-  };
   writeFileSync(values.out, chart(report));
   say(`wrote ${values.out}`);
   console.log(values.json ? JSON.stringify(report, null, 2) : markdown(report));
 }
 
-/** Runs `npm run bench:store` with `args` and returns its rows. */
-function storeBench(args: string[]): Promise<StoreRow[]> {
+interface Options {
+  workerCounts: number[];
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  serialization: string;
+}
+
+/** The real app at each worker count, returning then fresh visitors: what each request cost the primary and the workers. */
+async function httpPoints(o: Options, cleanups: Cleanups, say: (line: string) => void): Promise<HttpPoint[]> {
+  const http: HttpPoint[] = [];
+  for (const workers of o.workerCounts) {
+    const env = { NODE_ENV: 'test', WEB_CONCURRENCY: String(workers), METRICS: 'false', SESSION_STORE: 'cluster', CLUSTER_SERIALIZATION: o.serialization };
+    const app = await startApp(cleanups.add, env);
+    for (const workload of ['returning', 'fresh'] as const) {
+      await runSessionLoad({ url: app.url, connections: o.connections, durationS: o.warmupS, workload });
+      const primaryPid = app.child.pid!;
+      const workerPids = app.workerPids();
+      const before = await hostStats(app);
+      const cpu = startCpuWindow([primaryPid, ...workerPids]);
+      const load = await runSessionLoad({ url: app.url, connections: o.connections, durationS: o.durationS, workload });
+      const used = cpu.stop();
+      const after = await hostStats(app);
+      const failed = load.errors + load.timeouts + load.non2xx;
+      if (failed > 0) throw new Error(`${workers} workers, ${workload}: ${failed} requests failed`);
+      const primaryS = used.byPid.get(primaryPid) ?? 0;
+      const workersS = workerPids.reduce((sum, pid) => sum + (used.byPid.get(pid) ?? 0), 0);
+      const point: HttpPoint = {
+        workers,
+        workload,
+        requestsPerS: load.requestsPerS,
+        primaryCores: primaryS / used.wallS,
+        primaryUs: (primaryS * 1e6) / load.requests,
+        workerUs: (workersS * 1e6) / load.requests,
+        messagesPerRequest: (after.messagesIn - before.messagesIn + after.messagesOut - before.messagesOut) / load.requests,
+        storeCallsPerRequest: (after.requests - before.requests) / load.requests,
+        othersCores: used.othersS === null ? null : used.othersS / used.wallS,
+      };
+      http.push(point);
+      say(
+        `http ${workers} workers ${workload.padEnd(9)} ${point.requestsPerS.toFixed(0)} req/s, primary ${point.primaryCores.toFixed(2)} cores = ` +
+          `${point.primaryUs.toFixed(1)} µs/request, ${point.storeCallsPerRequest.toFixed(2)} store calls and ${point.messagesPerRequest.toFixed(3)} msgs/request, ` +
+          `workers ${point.workerUs.toFixed(0)} µs/request, others ${point.othersCores?.toFixed(2) ?? '?'} cores`,
+      );
+    }
+    await stopApp(app);
+  }
+  return http;
+}
+
+/** Runs `npm run bench:store` with `args` and returns its rows; `cleanup` stops it (and its workers) if this script is stopped first. */
+function storeBench(cleanup: (fn: () => unknown) => void, args: string[]): Promise<StoreRow[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/store-bench.ts', '--json', '--sessions', '0', '--duration', '3', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/store-bench.ts', '--json', '--sessions', '0', '--duration', String(storeDurationS), ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // a process group of its own: the cleanup reaches its workers too
+    });
+    cleanup(() => {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
     });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the report may still be in the pipe when the process has exited.
+    child.on('close', (code) => {
       if (code !== 0) reject(new Error(`bench:store ${args.join(' ')} exited with ${code}`));
-      else resolve((JSON.parse(out) as { rows: StoreRow[] }).rows);
+      else resolve((JSON.parse(out) as { rows: StoreRow[] }).rows.filter((row) => row.held === undefined));
     });
   });
 }
@@ -179,22 +204,23 @@ interface Ceiling {
  * measured costs bound it: a get alone in its message (a worker that has one request at a time: the most a
  * request costs), a request as the HTTP runs batched them, and a get batched 64 to a message (the least).
  */
-function capacityModel(http: HttpPoint[], store: StorePoint[], saturated: StoreRow[], typicalUs: number) {
+function capacityModel(http: HttpPoint[], store: StorePoint[], saturated: StoreRow[], typicalUs: number, workerCounts: number[]) {
+  const range = workerCounts.length > 1 ? `${Math.min(...workerCounts)}–${Math.max(...workerCounts)} workers, median` : `${workerCounts[0]} workers`;
   const returning = http.filter((p) => p.workload === 'returning');
   const fresh = http.filter((p) => p.workload === 'fresh');
   const gets = (concurrency: number) => median(store.filter((p) => p.op === 'get' && p.concurrency === concurrency).map((p) => p.primaryUsPerOp));
   const ceiling = (label: string, short: string, us: number): Ceiling => ({ label, short, us, perCore: 1e6 / us, typicalWorkers: 1e6 / us / (1e6 / typicalUs) });
-  const batched = ceiling('gets batched 64 to a message (store, 1–4 workers, median)', 'gets 64 to a message', gets(64));
+  const batched = ceiling(`gets batched 64 to a message (store, ${range})`, 'gets 64 to a message', gets(64));
   const satGet = saturated.find((r) => r.op === 'get')!;
   return {
     ceilings: [
-      ceiling('each get alone in its IPC message (store, 1 outstanding, 1–4 workers, median)', 'each get alone in its message', gets(1)),
-      ceiling('returning visitors over HTTP (1–4 workers, median)', 'returning visitors over HTTP', median(returning.map((p) => p.primaryUs))),
-      ceiling('fresh visitors over HTTP (1–4 workers, median)', 'fresh visitors over HTTP', median(fresh.map((p) => p.primaryUs))),
+      ceiling(`each get alone in its IPC message (store, 1 outstanding, ${range})`, 'each get alone in its message', gets(1)),
+      ceiling(`returning visitors over HTTP (${range})`, 'returning visitors over HTTP', median(returning.map((p) => p.primaryUs))),
+      ceiling(`fresh visitors over HTTP (${range})`, 'fresh visitors over HTTP', median(fresh.map((p) => p.primaryUs))),
       batched,
     ],
     /**
-     * The check: the batched cost, measured at 1–4 workers, predicts the primary's cores at the saturating run's
+     * The check: the batched cost, measured at each worker count, predicts the primary's cores at the saturating run's
      * rate. Measured at or under the prediction, the cost per op does not grow with load: the line holds up to there.
      */
     check: { getsPerS: satGet.opsPerS, primaryCores: satGet.primaryCores, predictedCores: (satGet.opsPerS * batched.us) / 1e6, usPerOp: satGet.primaryUsPerOp },
@@ -205,7 +231,7 @@ function capacityModel(http: HttpPoint[], store: StorePoint[], saturated: StoreR
 
 type Report = {
   machine: { cores: number; cpu: string; node: string; date: string };
-  setup: { workers: number[]; durationS: number; connections: number; serialization: string; typicalUs: number };
+  setup: { workers: number[]; durationS: number; connections: number; serialization: string; typicalUs: number; storeDurationS: number };
   http: HttpPoint[];
   store: StorePoint[];
   saturated: StoreRow[];
@@ -217,12 +243,14 @@ function markdown(report: Report): string {
   const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const out = [
     `${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}; IPC serialization ${setup.serialization}; ` +
-      `HTTP: ${setup.connections} connections, ${setup.durationS} s per point; store: 3 s per case.`,
+      `HTTP: ${setup.connections} connections, ${setup.durationS} s per point; store: ${setup.storeDurationS} s per case.`,
     '',
-    '| workers | visitors | req/s | primary cores | primary µs/request | IPC msgs/request | workers µs/request |',
-    '|---:|---|---:|---:|---:|---:|---:|',
+    '| workers | visitors | req/s | primary cores | primary µs/request | store calls/request | IPC msgs/request | workers µs/request | other processes (cores) |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
     ...report.http.map(
-      (p) => `| ${p.workers} | ${p.workload} | ${n(p.requestsPerS)} | ${n(p.primaryCores, 2)} | ${n(p.primaryUs, 1)} | ${n(p.messagesPerRequest, 3)} | ${n(p.workerUs)} |`,
+      (p) =>
+        `| ${p.workers} | ${p.workload} | ${n(p.requestsPerS)} | ${n(p.primaryCores, 2)} | ${n(p.primaryUs, 1)} | ${n(p.storeCallsPerRequest, 2)} | ` +
+        `${n(p.messagesPerRequest, 3)} | ${n(p.workerUs)} | ${p.othersCores === null ? '–' : n(p.othersCores, 2)} |`,
     ),
     '',
     '| workers | store op | outstanding per worker | ops/s | primary µs/op | IPC msgs/op |',
@@ -258,7 +286,7 @@ function chart(report: Report): string {
     ],
   });
   const dots = (workload: Workload, color: string): Series => ({
-    label: `measured: ${workload} visitors over HTTP, 1–4 workers`,
+    label: `measured: ${workload} visitors over HTTP, ${report.setup.workers.join(', ')} workers`,
     color,
     points: report.http.filter((p) => p.workload === workload).map((p) => ({ x: p.requestsPerS, y: p.primaryCores })),
   });

@@ -1,6 +1,7 @@
 // `npm run bench:store`: store operations without HTTP. This process is the primary and hosts the store; its
-// workers call get/set/touch at 1 and 64 outstanding, beside a bare IPC echo (the floor). Then the primary's
-// heap per session at 100,000 sessions of about 200 bytes of JSON.
+// workers call get/set/touch at 1 and 64 outstanding, beside a bare IPC echo (the floor), one group of workers
+// per IPC serialization, with the primary's CPU and IPC messages per op. Then the primary's heap per session at
+// 100,000 sessions of about 200 bytes of JSON, and gets of a few sessions among all those held.
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -34,7 +35,9 @@ async function main(): Promise<void> {
   });
   const serializations = values.serialization.split(',');
   const unknown = serializations.find((s) => s !== 'json' && s !== 'advanced');
-  if (unknown !== undefined) throw new Error(`--serialization takes json, advanced or both (json,advanced), got ${unknown}`);
+  if (unknown !== undefined || new Set(serializations).size !== serializations.length) {
+    throw new Error(`--serialization takes json, advanced or both (json,advanced), got ${values.serialization}`);
+  }
   const workerCount = Number(values.workers);
   const durationMs = Number(values.duration) * 1000;
   const sessionBytes = Number(values['session-bytes']);
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
       const jsonBytes = JSON.stringify(sessionOfBytes(sessionBytes)).length;
       memory = { sessions: stored, sidLength, jsonBytes, heapPerSession, ratio: heapPerSession / (sidLength + jsonBytes) };
 
-      // A full table with a few busy visitors: the same 50 sessions read over and over among all those held.
+      // A full table with a few busy visitors: the same 50 sessions per worker read over and over among all those held.
       const hot = 50;
       const group = groups[0]!;
       await Promise.all(group.workers.map((w) => ask(w, { cmd: 'fill', count: hot, sessionBytes, offset: 0 }, 'filled')));
@@ -123,8 +126,9 @@ async function main(): Promise<void> {
         for (let round = 1; round <= Number(values.rounds); round++) {
           runs.push(await runCase(group, { cmd: 'run', op: 'get', concurrency, durationMs, keys: hot, sessionBytes, echoPadBytes: 0 }));
         }
-        const row = { ...medianRow(runs), held: { sessions: host.sessions.size, read: hot } };
-        say(`${row.held.sessions} held, ${hot} read: get x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`);
+        // Each worker reads its own `hot` sessions (a worker's session ids carry its pid).
+        const row = { ...medianRow(runs), held: { sessions: host.sessions.size, read: hot * group.workers.length } };
+        say(`${row.held.sessions} held, ${row.held.read} read: get x${concurrency}: ${row.opsPerS.toFixed(0)} ops/s, primary ${row.primaryUsPerOp.toFixed(2)} µs CPU/op`);
         rows.push(row);
       }
     }
@@ -203,17 +207,10 @@ function combine(
   };
 }
 
+/** The round whose ops/s is the median (the lower middle one of an even count): all its figures, from that one round. */
 function medianRow(runs: Row[]): Row {
-  const mid = (pick: (r: Row) => number) => runs.map(pick).sort((a, b) => a - b)[runs.length >> 1]!;
-  return {
-    ...runs[0]!,
-    opsPerS: mid((r) => r.opsPerS),
-    meanUs: mid((r) => r.meanUs),
-    p99Us: mid((r) => r.p99Us),
-    primaryUsPerOp: mid((r) => r.primaryUsPerOp),
-    primaryCores: mid((r) => r.primaryCores),
-    messagesPerOp: mid((r) => r.messagesPerOp),
-  };
+  const sorted = [...runs].sort((a, b) => a.opsPerS - b.opsPerS);
+  return { ...sorted[(sorted.length - 1) >> 1]! };
 }
 
 /** Pads for the echo so its messages are as long as a get's request and reply. */
@@ -241,7 +238,11 @@ function markdown(report: {
   ];
   const { serializations } = report.setup;
   const rows = [...report.rows].sort(
-    (a, b) => a.concurrency - b.concurrency || order(a.op) - order(b.op) || serializations.indexOf(a.serialization) - serializations.indexOf(b.serialization),
+    (a, b) =>
+      a.concurrency - b.concurrency ||
+      Number(a.held !== undefined) - Number(b.held !== undefined) ||
+      order(a.op) - order(b.op) ||
+      serializations.indexOf(a.serialization) - serializations.indexOf(b.serialization),
   );
   for (const row of rows) {
     const echo = report.rows.find((r) => r.op === 'echo' && r.concurrency === row.concurrency && r.serialization === row.serialization);
@@ -275,13 +276,17 @@ function order(op: BenchOp): number {
 }
 
 function next(worker: Worker, kind: BenchResult['kind']): Promise<BenchResult> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const listener = (message: BenchResult) => {
       if (message?.kind !== kind) return;
       worker.off('message', listener);
+      worker.off('exit', exited);
       resolve(message);
     };
+    // A worker that dies mid-case would otherwise leave the benchmark waiting for ever.
+    const exited = (code: number | null, signal: string | null) => reject(new Error(`bench:store worker ${worker.process.pid} exited (${signal ?? code}) while its primary waited for "${kind}"`));
     worker.on('message', listener);
+    worker.once('exit', exited);
   });
 }
 

@@ -47,7 +47,9 @@ test('npm start: a session saved by one worker is read by the other on the very 
 });
 
 test('npm start: CLUSTER_SERIALIZATION=advanced forks the workers with it, and sessions still cross on the very next request', async (t) => {
+  if (process.platform !== 'linux') return t.skip('reads each worker\'s /proc/<pid>/environ: Linux only');
   const advanced = await startApp((fn) => t.after(fn), { CLUSTER_SERIALIZATION: 'advanced' });
+  assert.equal(advanced.workerPids().length, 2);
   for (const pid of advanced.workerPids()) {
     // Node tells a forked child its channel's serialization in this variable.
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');

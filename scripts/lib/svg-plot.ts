@@ -59,13 +59,15 @@ export function logLogSvg(chart: Chart): string {
     out.push(`<text x="${margin.left + 6}" y="${y - 6}" fill="#c00">${escape(chart.rule.label)}</text>`);
   }
   for (const series of chart.series) {
+    // A zero has no place on a log scale: dropped rather than drawn at infinity.
+    const points = series.points.filter((p) => p.x > 0 && p.y > 0);
     if (series.line) {
-      const path = series.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
+      const path = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
       out.push(`<path d="${path}" clip-path="url(#plot)" fill="none" stroke="${series.color}" stroke-width="2"${series.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     } else {
-      for (const p of series.points) out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4.5" fill="${series.color}"/>`);
+      for (const p of points) out.push(`<circle clip-path="url(#plot)" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4.5" fill="${series.color}"/>`);
     }
-    for (const p of series.points) {
+    for (const p of points) {
       if (p.note !== undefined) out.push(`<text x="${(sx(p.x) + 7).toFixed(1)}" y="${(sy(p.y) - 7).toFixed(1)}" fill="${series.color}" font-size="12">${escape(p.note)}</text>`);
     }
   }

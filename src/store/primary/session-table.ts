@@ -25,8 +25,8 @@ export class SessionTable implements Sessions {
    * The use order, least recently used first: a list doubly linked through slot numbers (none: -1). Moving a
    * session to the end on every read by deleting and re-adding its Map key, as the plain table does, leaves a
    * deleted entry in the key's hash bucket each time, which every later add of that key walks until V8 rehashes
-   * the Map: with 100,000 sessions held and 50 busy, `npm run bench:store` measured 7.2 µs of primary CPU per get
-   * that way (2.5 µs with 1,000 held); 1.3 µs with this list (1.6 µs with 1,000 held).
+   * the Map: with a full table and a few busy sessions, each read walks thousands (the README's "fast table"
+   * gives the figures).
    */
   #prev = new Int32Array(initialSlots);
   #next = new Int32Array(initialSlots);
@@ -99,7 +99,10 @@ export class SessionTable implements Sessions {
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
     const now = Date.now();
-    for (const [sid, slot] of this.#inUseOrder()) {
+    const [sids, slots] = this.#inUseOrder();
+    for (let i = 0; i < slots.length; i++) {
+      const sid = sids[i]!;
+      const slot = slots[i]!;
       const expiresAt = this.#expiresS[slot]! * 1000;
       if (this.#slots.get(sid) === slot && expiresAt > now) yield [sid, this.#json[slot]!, expiresAt];
     }
@@ -107,7 +110,10 @@ export class SessionTable implements Sessions {
 
   *records(): Generator<SessionRecord> {
     const now = Date.now();
-    for (const [sid, slot] of this.#inUseOrder()) {
+    const [sids, slots] = this.#inUseOrder();
+    for (let i = 0; i < slots.length; i++) {
+      const sid = sids[i]!;
+      const slot = slots[i]!;
       const expiresS = this.#expiresS[slot]!;
       const deadlineS = this.#deadline(slot);
       if (this.#slots.get(sid) === slot && expiresS * 1000 > now) {
@@ -117,14 +123,18 @@ export class SessionTable implements Sessions {
   }
 
   /**
-   * The sessions as they are when a walk starts, least recently used first. A walk yields each of them once, in
-   * that order, skipping any removed meanwhile (their slot may hold another session by then): a caller may read,
-   * save or destroy sessions between two steps.
+   * The sessions as they are when a walk starts, least recently used first: their ids and slots. A walk yields
+   * each once, in that order, skipping any removed meanwhile (its slot may hold another session by then), so a
+   * caller may read, save or destroy sessions between two steps.
    */
-  #inUseOrder(): [sid: string, slot: number][] {
-    const order: [string, number][] = [];
-    for (let slot = this.#head; slot !== none; slot = this.#next[slot]!) order.push([this.#sids[slot]!, slot]);
-    return order;
+  #inUseOrder(): [sids: string[], slots: Int32Array] {
+    const sids: string[] = [];
+    const slots = new Int32Array(this.#slots.size);
+    for (let slot = this.#head, i = 0; slot !== none; slot = this.#next[slot]!, i++) {
+      sids.push(this.#sids[slot]!);
+      slots[i] = slot;
+    }
+    return [sids, slots];
   }
 
   restore(value: unknown): boolean {
@@ -234,11 +244,11 @@ export class SessionTable implements Sessions {
     this.#json.push('');
     this.#sids.push('');
     if (slot === this.#expiresS.length) {
-      this.#expiresS = grown(this.#expiresS);
-      this.#lifetimeS = grown(this.#lifetimeS);
-      this.#prev = grown(this.#prev);
-      this.#next = grown(this.#next);
-      if (this.#deadlineS !== undefined) this.#deadlineS = grown(this.#deadlineS);
+      this.#expiresS = grown(this.#expiresS, Uint32Array);
+      this.#lifetimeS = grown(this.#lifetimeS, Uint32Array);
+      this.#prev = grown(this.#prev, Int32Array);
+      this.#next = grown(this.#next, Int32Array);
+      if (this.#deadlineS !== undefined) this.#deadlineS = grown(this.#deadlineS, Uint32Array);
     }
     return slot;
   }
@@ -295,8 +305,9 @@ const initialSlots = 1024;
 /** No slot: the end of the use order. */
 const none = -1;
 
-function grown<T extends Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T): T {
-  const bigger = new (array.constructor as new (length: number) => T)(array.length * 2);
+/** A copy of `array` twice as long. */
+function grown<T extends Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, Type: new (length: number) => T): T {
+  const bigger = new Type(array.length * 2);
   bigger.set(array);
   return bigger;
 }

@@ -36,14 +36,19 @@ export interface Sessions {
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
   touch(sid: string, expiresAt: number | null): void;
   destroy(sid: string): void;
-  /** Every live session, least recently used first. */
+  /**
+   * Every live session, least recently used first. The host and the snapshots take a walk whole, at once (as
+   * `Array.from` does); what a walk yields while sessions change during it is the table's own affair (the fast
+   * table skips those removed meanwhile and yields no new ones; the plain one follows its Map, and a session
+   * read during the walk comes again at its end).
+   */
   entries(): Iterable<[sid: string, json: string, expiresAt: number]>;
   /** Live sessions: sweeps first. */
   length(): number;
   clear(): void;
   /** Drops every expired session; returns how many went. */
   sweep(): number;
-  /** Every live session as a record (snapshots), least recently used first. */
+  /** Every live session as a record (snapshots), least recently used first; walked as `entries()` is. */
   records(): Iterable<SessionRecord>;
   /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean;
