@@ -263,7 +263,7 @@ function markdown(report: Report): string {
     '',
     `| primary CPU per request, from | µs | requests/s one primary core serves | workers of a typical app (${n(setup.typicalUs)} µs/request) |`,
     '|---|---:|---:|---:|',
-    ...model.ceilings.map((c) => `| ${c.label} | ${n(c.us, 1)} | ${n(c.perCore)} | ${n(c.typicalWorkers)} |`),
+    ...model.ceilings.map((c) => `| ${c.label} | ${n(c.us, 2)} | ${n(c.perCore)} | ${n(c.typicalWorkers)} |`),
     '',
     `Check: the saturating run served ${n(model.check.getsPerS)} gets/s with the primary at ${n(model.check.primaryCores, 2)} cores ` +
       `(${n(model.check.usPerOp, 2)} µs/op); the batched cost predicts ${n(model.check.predictedCores, 2)} cores at that rate. ` +
@@ -276,7 +276,7 @@ function chart(report: Report): string {
   const { model, setup } = report;
   const colors = ['#b45309', '#1d4ed8', '#047857', '#7c3aed'];
   const line = (c: Ceiling, i: number): Series => ({
-    label: `${c.short}: ${c.us.toFixed(1)} µs each → ${Math.round(c.perCore / 1000)}k req/s per core = ${Math.round(c.typicalWorkers)} typical workers`,
+    label: `${c.short}: ${c.us.toFixed(2)} µs each → ${Math.round(c.perCore / 1000)}k req/s per core = ${Math.round(c.typicalWorkers)} typical workers`,
     color: colors[i]!,
     line: true,
     dashed: true,
