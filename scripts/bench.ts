@@ -8,6 +8,7 @@ import { cleanupOnExit } from './lib/cleanup.js';
 import { startCpuWindow } from './lib/cpu.js';
 import { redisUnavailable, startRedis } from './lib/redis-server.js';
 import { runSessionLoad, type LoadResult, type Workload } from './lib/session-load.js';
+import { median } from './lib/stats.js';
 
 interface Variant {
   name: string;
@@ -282,13 +283,6 @@ function markdown(report: ReturnType<typeof summarize>): string {
   }
   if (report.noisyRunsKept > 0) out.push('', `Warning: ${report.noisyRunsKept} runs had other processes using > ${noisyCores} cores even after ${maxRetries} retries; treat their ratios with care.`);
   return out.join('\n');
-}
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The lowest and highest of the values present; null when there is none. */

@@ -13,6 +13,7 @@ import { cleanupOnExit, type Cleanups } from './lib/cleanup.js';
 import { startCpuWindow } from './lib/cpu.js';
 import { runSessionLoad, type Workload } from './lib/session-load.js';
 import { logLogSvg, type Series } from './lib/svg-plot.js';
+import { median } from './lib/stats.js';
 
 interface HttpPoint {
   workers: number;
@@ -306,12 +307,6 @@ function chart(report: Report): string {
       { label: 'measured: the saturating run (gets, 4 niced drivers, 256 outstanding each)', color: '#7c3aed', points: [{ x: sat.opsPerS, y: sat.primaryCores, note: 'saturating run' }] },
     ],
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 main().catch((error: unknown) => {

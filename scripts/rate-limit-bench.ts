@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ClusterMemoryStorePrimary } from '@express-rate-limit/cluster-memory-store';
 import { ClusterStore, rateLimits } from '../src/store/index.js';
+import { median } from './lib/stats.js';
 
 type Kind = 'ClusterRateLimitStore' | 'cluster-memory-store';
 interface Result {
@@ -60,11 +61,6 @@ function reply(worker: Worker, command?: object): Promise<unknown> {
     worker.on('message', onMessage);
     if (command) worker.send({ bench: id, ...command });
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 await main();

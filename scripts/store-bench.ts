@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ClusterStore } from '../src/store/index.js';
 import { TAG } from '../src/store/shared/wire.js';
 import { ECHO_TAG, sessionOfBytes, type BenchCommand, type BenchOp, type BenchResult } from './lib/store-bench-protocol.js';
+import { spread } from './lib/stats.js';
 
 const sidLength = 32;
 
@@ -177,11 +178,6 @@ interface Row {
   held?: { sessions: number; read: number } | undefined;
   /** ops/s over the json group's in the same round: median, lowest, highest. */
   vsJson?: { median: number; low: number; high: number } | undefined;
-}
-
-function spread(values: number[]): { median: number; low: number; high: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[sorted.length >> 1]!, low: sorted[0]!, high: sorted.at(-1)! };
 }
 
 function combine(
