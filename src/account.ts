@@ -39,11 +39,11 @@ export function isUserAware(store: Store): store is UserAwareStore {
   return typeof candidate.userSessions === 'function' && typeof candidate.destroyUserSessions === 'function';
 }
 
-/** Most sessions the page lists. */
-const listed = 50;
-
-/** `worker` is said in every answer: which process answered is the point of the page. */
-export function accountRoutes(store: UserAwareStore, users: UserDirectory, worker: number | string, signInLimit?: RequestHandler): Router {
+/**
+ * `worker` is said in every answer: which process answered is the point of the page. `perUser`: the store's cap on
+ * one user's sessions (SESSION_MAX_PER_USER), so a listing shows every one of them and costs no more than that.
+ */
+export function accountRoutes(store: UserAwareStore, users: UserDirectory, worker: number | string, perUser: number, signInLimit?: RequestHandler): Router {
   const list = promisify(store.userSessions.bind(store));
   const endAll = promisify(store.destroyUserSessions.bind(store));
   const destroy = promisify(store.destroy.bind(store));
@@ -81,14 +81,14 @@ export function accountRoutes(store: UserAwareStore, users: UserDirectory, worke
   });
 
   router.get('/api/sessions', signedIn, async (req, res) => {
-    const sessions = await list(sessionOf(req).userId!, { limit: listed });
+    const sessions = await list(sessionOf(req).userId!, { limit: perUser });
     res.json({ sessions: sessions!.map((found) => describe(found, req.sessionID)), worker });
   });
 
   // Sign out one session, named by its handle (the page never sees session ids).
   router.post('/api/sessions/revoke', express.json({ limit: '1kb' }), signedIn, async (req, res) => {
     const handle: unknown = (req.body as { id?: unknown } | undefined)?.id;
-    const sessions = await list(sessionOf(req).userId!, { limit: 1000 });
+    const sessions = await list(sessionOf(req).userId!, { limit: perUser });
     const target = sessions!.find(({ sid }) => handleOf(sid) === handle);
     if (target === undefined) {
       res.status(404).json({ error: 'no such session of yours' });

@@ -23,6 +23,9 @@ declare module 'express-session' {
   }
 }
 
+/** The routes that sign a session out (this one, or others of the user): they skip the session lock. */
+const signOutPaths = new Set(['/logout', '/api/sessions/revoke', '/api/sessions/revoke-others']);
+
 /** The session cookie's name; not express-session's "connect.sid", which tells attackers the stack. */
 export const SESSION_COOKIE = 'ecs.sid';
 
@@ -59,6 +62,8 @@ export interface AppOptions {
   log?: Logger;
   /** One line per request: method, path, status, time (pino-http; cookies redacted by the logger). @default false */
   logRequests?: boolean;
+  /** The store's cap on one user's sessions: "Your sessions" lists up to this many. @default 100 */
+  maxSessionsPerUser?: number;
   /** Who may sign in. @default the demo accounts of src/users.ts */
   users?: UserDirectory;
   /** Rate limits (src/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
@@ -86,7 +91,13 @@ export function createApp(options: AppOptions): Express {
   app.use(express.static(fileURLToPath(new URL('./public/', import.meta.url)), { index: false }));
   if (options.limits?.requests) app.use(options.limits.requests);
   app.use(refuseCrossSite);
-  if (options.sessionLock) app.use(options.sessionLock);
+  if (options.sessionLock) {
+    const lock = options.sessionLock;
+    // Signing out never waits behind the session's other requests: a thief holding one open (a body that never
+    // comes) would otherwise keep its owner from signing it out. Unordered is safe: a request of the session that
+    // loaded it before saves nothing after (its save is refused: revocation sticks).
+    app.use((req, res, next) => (req.method === 'POST' && signOutPaths.has(req.path) ? next() : lock(req, res, next)));
+  }
   app.use(
     session({
       store: options.store,
@@ -116,8 +127,8 @@ export function createApp(options: AppOptions): Express {
     });
   });
 
-  // Keeping data in the session: saved before answering, so a failed save (too large, store away) is this
-  // request's error rather than a 200 for data that was never stored.
+  // Keeping data in the session: saved before answering, so a failed save (too large, store away, the session
+  // signed out meanwhile) is this request's error rather than a 200 for data that was never stored.
   app.post('/notes', express.json({ limit: '4kb' }), (req, res, next) => {
     const note: unknown = (req.body as { note?: unknown } | undefined)?.note;
     if (typeof note !== 'string' || note.length === 0) {
@@ -144,15 +155,19 @@ export function createApp(options: AppOptions): Express {
   app.get('/api/session', (req, res) => {
     res.json(describe(sessionOf(req), null));
   });
-  app.post('/api/visit', (req, res) => {
+  app.post('/api/visit', (req, res, next) => {
     const session = sessionOf(req);
     session.firstVisitAt ??= Date.now();
     session.visits = (session.visits ?? 0) + 1;
-    // A new connection for the next request, so the cluster may hand it to another worker.
-    res.set('Connection', 'close').json(describe(session, options.workerId));
+    // Saved before answering, like POST /notes: a session signed out meanwhile answers 401, not a count never kept.
+    session.save((error) => {
+      if (error) return next(error);
+      // A new connection for the next request, so the cluster may hand it to another worker.
+      res.set('Connection', 'close').json(describe(session, options.workerId));
+    });
   });
   // Sign-in and "Your sessions" need a store whose sessions know their user (not the benchmarks' MemoryStore).
-  if (isUserAware(options.store)) app.use(accountRoutes(options.store, options.users ?? createDemoDirectory(), options.workerId, options.limits?.signIn));
+  if (isUserAware(options.store)) app.use(accountRoutes(options.store, options.users ?? createDemoDirectory(), options.workerId, options.maxSessionsPerUser ?? 100, options.limits?.signIn));
   app.post('/logout', (req, res, next) => {
     sessionOf(req).destroy((error) => {
       if (error) next(error);
@@ -235,6 +250,8 @@ function statusOf(error: unknown): number {
 function messageFor(status: number, error: unknown): string {
   if (status === 503) return 'session store unavailable, try again shortly';
   if (status === 413) return 'the session is too large: it was not saved';
+  // A session store's save of a session that ended meanwhile (signed out, revoked): it stays ended.
+  if (status === 401) return 'this session has ended (signed out): sign in again';
   if (status < 500 && (error as { expose?: unknown }).expose === true) return (error as Error).message;
   return status < 500 ? 'bad request' : 'internal error';
 }

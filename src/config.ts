@@ -28,6 +28,10 @@ export interface Config {
   sessionMaxAgeMs: number;
   sessionMaxSessions: number;
   sessionMaxBytes: number;
+  /** Most bytes the cluster store's sessions may take in the primary's heap; null: half its heap limit. */
+  sessionMaxTotalBytes: number | null;
+  /** Most sessions one user holds (both stores); a sign-in beyond it ends that user's least recently used. */
+  sessionMaxPerUser: number;
   storeTimeoutMs: number;
   shutdownTimeoutMs: number;
   /** Express's `trust proxy`: false, true, a number of hops, or a comma list of addresses/subnets. */
@@ -88,6 +92,8 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     sessionMaxAgeMs: read.integer('SESSION_MAX_AGE_S', 86_400, 1, 400 * 86_400) * 1000,
     sessionMaxSessions: read.integer('SESSION_MAX_SESSIONS', 100_000, 1, 100_000_000),
     sessionMaxBytes: read.integer('SESSION_MAX_BYTES', 16_384, 256, 16 * 1024 * 1024),
+    sessionMaxTotalBytes: read.integer('SESSION_MAX_TOTAL_BYTES', 0, 0, Number.MAX_SAFE_INTEGER) || null,
+    sessionMaxPerUser: read.integer('SESSION_MAX_PER_USER', 100, 1, 1000),
     storeTimeoutMs: read.integer('SESSION_STORE_TIMEOUT_MS', 5000, 1, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 1, 600_000),
     trustProxy: read.trustProxy('TRUST_PROXY'),

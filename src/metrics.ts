@@ -73,9 +73,23 @@ export async function serveClusterMetrics(
 }
 
 function registerHostMetrics(registry: client.Registry, host: StoreHost): void {
-  const stat = (key: 'sessions' | 'users' | 'requests' | 'messagesIn' | 'messagesOut' | 'rejected') => () => host.stats()[key];
+  const stat = (key: 'sessions' | 'users' | 'bytes' | 'requests' | 'messagesIn' | 'messagesOut' | 'rejected') => () => host.stats()[key];
   gauge(registry, 'ecs_sessions', 'Sessions held by the store host in the primary', stat('sessions'));
   gauge(registry, 'ecs_session_users', 'Users with at least one session held', stat('users'));
+  gauge(registry, 'ecs_session_bytes', 'What the sessions held count as against SESSION_MAX_TOTAL_BYTES', stat('bytes'));
+  new client.Counter({
+    name: 'ecs_sessions_evicted_total',
+    help: 'Sessions evicted to stay within a bound: SESSION_MAX_SESSIONS (count), SESSION_MAX_TOTAL_BYTES (bytes), SESSION_MAX_PER_USER (per_user)',
+    labelNames: ['bound'],
+    registers: [registry],
+    collect() {
+      const { evictedForCount, evictedForBytes, evictedForUser } = host.stats();
+      this.reset();
+      this.inc({ bound: 'count' }, evictedForCount);
+      this.inc({ bound: 'bytes' }, evictedForBytes);
+      this.inc({ bound: 'per_user' }, evictedForUser);
+    },
+  });
   gauge(registry, 'ecs_store_host_requests', 'Store requests the host has served since it started', stat('requests'));
   gauge(registry, 'ecs_store_host_ipc_messages_in', 'IPC messages the host has received', stat('messagesIn'));
   gauge(registry, 'ecs_store_host_ipc_messages_out', 'IPC messages the host has sent', stat('messagesOut'));

@@ -3,10 +3,11 @@
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact } from './config.js';
 import { createLogger, exitOnUncaught, type Logger } from './log.js';
-import { ClusterStore, rateLimits, sessionLocks, snapshots, type Feature, type LoadResult } from './store/index.js';
+import { ClusterStore, rateLimits, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult } from './store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
@@ -24,12 +25,18 @@ function main(): void {
       ? ClusterStore.setup({
           maxSessions: config.sessionMaxSessions,
           maxSessionBytes: config.sessionMaxBytes,
+          maxTotalBytes: config.sessionMaxTotalBytes ?? undefined,
+          maxSessionsPerUser: config.sessionMaxPerUser,
           defaultTtlMs: config.sessionMaxAgeMs,
           absoluteTimeoutMs: config.sessionAbsoluteTimeoutMs,
           features,
         })
       : undefined;
   host?.on('rejected', (error: Error) => log.warn({ err: error }, `session store refused a write: ${error.message}`));
+  host?.on('evicting', ({ bound, limit, sessions, bytes }: Evicting) => {
+    const setting = bound === 'maxSessions' ? `SESSION_MAX_SESSIONS (${limit})` : `SESSION_MAX_TOTAL_BYTES (${limit}, half the primary's heap limit unless set)`;
+    log.warn({ bound, limit, sessions, bytes }, `session store full: evicting the least recently used sessions (those without a user first) to stay within ${setting}; ${sessions} sessions held (counted as ${bytes} bytes). Counted in ecs_sessions_evicted_total`);
+  });
   host?.on('snapshot-failed', (error: Error) =>
     log.error({ err: error, file: config.snapshotFile }, `could not write the session snapshot ${config.snapshotFile}: ${error.message}`),
   );
@@ -63,7 +70,8 @@ function main(): void {
   // `kill -USR2 <pid>`: what the store holds and what the IPC channel carried so far.
   process.on('SIGUSR2', () => {
     const { rss, heapUsed } = process.memoryUsage();
-    log.info({ stats: { ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed } }, 'store stats');
+    const primaryHeapLimitBytes = getHeapStatistics().heap_size_limit;
+    log.info({ stats: { ...(host?.stats() ?? {}), primaryRssBytes: rss, primaryHeapBytes: heapUsed, primaryHeapLimitBytes } }, 'store stats');
   });
 
   const where = (config.redisUrl === null ? '' : ` at ${redact(config.redisUrl)}`) + (config.sessionLock ? ' (SESSION_LOCK on)' : '');

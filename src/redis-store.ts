@@ -1,13 +1,16 @@
-// The Redis session store for several machines: connect-redis on the official client, tuned to fail fast.
-// Runs in each worker. While Redis is unreachable, requests that need a session answer 503 at once and the
-// client reconnects on its own; the log says so once per change, not once per request.
+// The Redis session store for several machines: connect-redis on the official client, tuned to fail fast, with
+// the cluster store's promises: a save of a loaded session never re-creates one that ended (revocation sticks),
+// SESSION_MAX_BYTES refused with 413, a per-user cap, expiry to the millisecond, and an unreadable value an error
+// for its request, never a crash. Runs in each worker. While Redis is unreachable, requests that need a session
+// answer 503 at once and the client reconnects on its own; the log says so once per change, not once per request.
 import { RedisStore } from 'connect-redis';
-import type { SessionData } from 'express-session';
+import type { SessionData, Store } from 'express-session';
 import { createClient, TimeoutError, type RedisClientType } from 'redis';
 import { redact } from './config.js';
 import type { Logger } from './log.js';
+import { runScript, scripts } from './redis-scripts.js';
 import { RedisUserIndex, type UserSessionInfo, type UserSessionMethods } from './redis-users.js';
-import type { Outcome } from './store/index.js';
+import { checkSessionSize, parseSession, sessionEnded, StoreError, type Outcome } from './store/index.js';
 
 export interface RedisSessionStoreOptions {
   url: string;
@@ -15,41 +18,131 @@ export interface RedisSessionStoreOptions {
   /** A command Redis does not answer within this fails (HTTP 503), in ms. */
   timeoutMs: number;
   log: Logger;
+  /** Largest session, in bytes of JSON: a larger save fails with ERR_SESSION_TOO_LARGE (413). @default 16_384 */
+  maxSessionBytes?: number;
+  /** Most sessions one user holds; a save beyond it ends that user's least recently used session. @default 100 */
+  maxSessionsPerUser?: number;
+  /** Lifetime of a session whose cookie has no expiry, in ms. @default 86_400_000 */
+  defaultTtlMs?: number;
   /** Hears how each get/set/touch/destroy ended and how long it took (the same metrics as the cluster store). */
   observe?: (op: string, outcome: Outcome, durationMs: number) => void;
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
 
+/** Marks a session that exists in Redis with its id (loaded, or saved once): its saves under that id are updates. */
+const stored = Symbol('express-cluster-sessions.redis-stored');
+
+/** Not enumerable, as ClusterStore's mark: `{ ...req.session }` at a sign-in must not carry it to the new session. */
+function markStored(session: object, sid: string): void {
+  Object.defineProperty(session, stored, { value: sid, writable: true, configurable: true, enumerable: false });
+}
+
 /**
- * connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500;
- * with `observe`, each call is timed.
+ * connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500, and whose
+ * writes keep the cluster store's promises (see the file's head); with `observe`, each call is timed.
  */
 class FailFastRedisStore extends RedisStore implements UserSessionMethods {
   observe: RedisSessionStoreOptions['observe'];
   /** Sessions that know their user: the session field `userId`, as the cluster store reads it. */
   readonly users = new RedisUserIndex(() => this.client as RedisClientType, this.prefix, siblingPrefix(this.prefix, 'user'), 'userId');
+  readonly #limits: Required<Pick<RedisSessionStoreOptions, 'maxSessionBytes' | 'maxSessionsPerUser' | 'defaultTtlMs'>>;
 
-  /**
-   * connect-redis's touch moves only the key's TTL, so the session it stored still carries the old cookie.expires:
-   * read the TTL beside it (one round trip: node-redis pipelines the two) and say when Redis will drop it.
-   */
+  constructor(client: RedisClientType, options: RedisSessionStoreOptions) {
+    super({ client, prefix: options.prefix });
+    this.#limits = { maxSessionBytes: options.maxSessionBytes ?? 16_384, maxSessionsPerUser: options.maxSessionsPerUser ?? 100, defaultTtlMs: options.defaultTtlMs ?? 86_400_000 };
+    this.observe = options.observe;
+  }
+
+  /** The session and, read beside it (one round trip: node-redis pipelines the two), when Redis will drop it (PEXPIRETIME: ms since the epoch). */
   override async get(sid: string, callback?: Callback) {
     const done = this.#wrap('get', callback);
     const key = this.prefix + sid;
     const client = this.client as RedisClientType;
-    await Promise.all([client.get(key), client.pTTL(key)]).then(([data, ttlMs]) => {
-      if (data === null) return done?.(null, null);
-      const session = this.serializer.parse(data) as SessionData;
-      if (session.cookie?.expires != null && ttlMs > 0) (session.cookie as { expires: unknown }).expires = new Date(Date.now() + ttlMs).toISOString();
-      done?.(null, session);
-    }, (error: unknown) => done?.(error));
+    const [data, expiresAt] = await Promise.all([client.get(key), client.pExpireTime(key)]).catch((error: unknown) => [error, undefined] as const);
+    if (expiresAt === undefined) return done?.(data);
+    if (data === null) return done?.(null, null);
+    let session: SessionData;
+    try {
+      session = this.#decode(data, sid, expiresAt);
+    } catch (error) {
+      return done?.(error);
+    }
+    markStored(session, sid);
+    done?.(null, session);
   }
-  override set(sid: string, session: SessionData, callback?: Callback) {
-    return super.set(sid, session, this.#indexed(sid, session, this.#wrap('set', callback)));
+
+  /** express-session builds req.session from what get() returned: carry the mark over. */
+  override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
+    const session = super.createSession(req, data);
+    const sid = (data as { [stored]?: string })[stored];
+    if (sid !== undefined) markStored(session, sid);
+    return session;
   }
-  override touch(sid: string, session: SessionData, callback?: Callback) {
-    return super.touch(sid, session, this.#indexed(sid, session, this.#wrap('touch', callback)));
+
+  /**
+   * A loaded session is updated only while it exists (SET … XX): a save after a logout or revoke fails with
+   * ERR_SESSION_ENDED (401) and the session stays ended. A new one is created. Either way its user's set follows,
+   * within the per-user cap, in the same script.
+   */
+  override async set(sid: string, session: SessionData, callback?: Callback) {
+    const done = this.#wrap('set', callback);
+    const json = JSON.stringify(session);
+    try {
+      checkSessionSize(sid, json, this.#limits.maxSessionBytes);
+    } catch (error) {
+      return done?.(error);
+    }
+    const now = Date.now();
+    const expiresAt = expiryOf(session) ?? now + this.#limits.defaultTtlMs;
+    if (expiresAt <= now) {
+      // A session saved already expired is a logout in all but name.
+      await this.destroy(sid, callback);
+      return;
+    }
+    const user = this.users.userOf(session);
+    const exists = (session as { [stored]?: string })[stored] === sid;
+    const keys = [this.prefix + sid, user === null ? this.prefix + sid : this.users.userKey(user)];
+    const args = [json, String(expiresAt - now), exists ? '1' : '0', user === null ? '0' : '1', user ?? '', String(now), String(expiresAt), String(this.#limits.maxSessionsPerUser), this.users.userField, this.prefix, sid];
+    const outcome = await runScript(this.client as RedisClientType, scripts.save, keys, args).catch((error: unknown) => error as Error);
+    if (outcome instanceof Error) return done?.(outcome);
+    if (outcome === -1) return done?.(sessionEnded(sid));
+    markStored(session, sid);
+    done?.(null);
+  }
+
+  /** Moves the session's expiry (none: the default lifetime) and its place in its user's set; never re-creates it. */
+  override async touch(sid: string, session: SessionData, callback?: Callback) {
+    const done = this.#wrap('touch', callback);
+    const now = Date.now();
+    const expiresAt = expiryOf(session) ?? now + this.#limits.defaultTtlMs;
+    const user = this.users.userOf(session);
+    const keys = [this.prefix + sid, user === null ? this.prefix + sid : this.users.userKey(user)];
+    const args = [String(Math.max(1, expiresAt - now)), user === null ? '0' : '1', String(now), String(expiresAt), sid];
+    const outcome = await runScript(this.client as RedisClientType, scripts.touch, keys, args).catch((error: unknown) => error as Error);
+    done?.(outcome instanceof Error ? outcome : null);
+  }
+
+  override destroy(sid: string, callback?: Callback) {
+    return super.destroy(sid, this.#wrap('destroy', callback));
+  }
+
+  /** Every session, each with the expiry get reports (its key's TTL). */
+  override async all(callback?: Callback) {
+    const done = unavailableOnError(callback);
+    try {
+      const keys = ((await this.ids()) as string[]).map((id) => this.prefix + id);
+      const client = this.client as RedisClientType;
+      const [values, expiries] = await Promise.all([keys.length > 0 ? client.mGet(keys) : [], Promise.all(keys.map((key: string) => client.pExpireTime(key)))]);
+      const sessions = values.flatMap((value, i) => {
+        if (value === null) return [];
+        const id = keys[i]!.slice(this.prefix.length);
+        return [Object.assign(this.#decode(value, id, expiries[i]!), { id })];
+      });
+      done?.(null, sessions);
+    } catch (error) {
+      done?.(error);
+    }
   }
 
   /** The sessions of `userId` on every machine, most recently used first; at most `limit` (≤ 1000). */
@@ -62,18 +155,11 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
     this.users.destroyAll(userId, options.except ?? null).then((ended) => callback(null, ended), (error: unknown) => callback(unavailable(error)));
   }
 
-  /** Once the session is written, files it under its user (if it has one), then calls back. */
-  #indexed(sid: string, session: SessionData, callback: Callback | undefined): Callback {
-    return (error, value) => {
-      if (error || this.users.userOf(session) === null) return callback?.(error, value);
-      this.users.saved(sid, session, expiresAt(session)).then(
-        () => callback?.(null, value),
-        (indexError: unknown) => callback?.(unavailable(indexError)),
-      );
-    };
-  }
-  override destroy(sid: string, callback?: Callback) {
-    return super.destroy(sid, this.#wrap('destroy', callback));
+  /** A stored value as express-session expects it, its cookie saying when Redis drops it; ERR_SESSION_UNREADABLE if it is no session. */
+  #decode(value: string, sid: string, expiresAt: number): SessionData {
+    const session = parseSession(value, sid) as unknown as SessionData;
+    if (session.cookie?.expires != null && expiresAt > 0) (session.cookie as { expires: unknown }).expires = new Date(expiresAt).toISOString();
+    return session;
   }
 
   #wrap(op: string, callback: Callback | undefined): Callback | undefined {
@@ -94,9 +180,8 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
     disableOfflineQueue: true,
     commandOptions: { timeout: options.timeoutMs },
     socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-  });
-  const store = new FailFastRedisStore({ client, prefix: options.prefix });
-  store.observe = options.observe;
+  }) as RedisClientType;
+  const store = new FailFastRedisStore(client, options);
   const where = redact(options.url);
   let up: boolean | undefined;
   // express-session serves requests without a session while the store says it is disconnected: 503 at once.
@@ -124,9 +209,10 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): { st
   };
 }
 
+/** The store's own refusals (413, 401, an unreadable session) pass as they are; Redis failing is a 503. */
 function unavailableOnError(callback: Callback | undefined): Callback | undefined {
   if (callback === undefined) return undefined;
-  return (error, value) => callback(error ? unavailable(error) : error, value);
+  return (error, value) => callback(error && !(error instanceof StoreError) ? unavailable(error) : error, value);
 }
 
 /**
@@ -137,11 +223,11 @@ export function siblingPrefix(prefix: string, name: string): string {
   return prefix.endsWith('sess:') ? `${prefix.slice(0, -'sess:'.length)}${name}:` : `${prefix}${name}:`;
 }
 
-/** When connect-redis lets the session's key expire: at its cookie's expiry, or after its default TTL of a day. */
-function expiresAt(session: SessionData): number {
+/** When the session's cookie expires, in ms since the epoch; null for a browser-session cookie (no expiry). */
+function expiryOf(session: SessionData): number | null {
   const expires = session.cookie?.expires;
   const at = expires == null ? NaN : new Date(expires).getTime();
-  return Number.isFinite(at) ? at : Date.now() + 86_400_000;
+  return Number.isFinite(at) ? at : null;
 }
 
 function unavailable(error: unknown): Error {

@@ -39,7 +39,16 @@ export function createSessionStore(config: Config, log: Logger, observe?: Cluste
       return { store, lock, limits, close: async () => {} };
     }
     case 'redis': {
-      const redis = createRedisSessionStore({ url: config.redisUrl!, prefix: config.redisPrefix, timeoutMs: config.storeTimeoutMs, log, observe });
+      const redis = createRedisSessionStore({
+        url: config.redisUrl!,
+        prefix: config.redisPrefix,
+        timeoutMs: config.storeTimeoutMs,
+        log,
+        observe,
+        maxSessionBytes: config.sessionMaxBytes,
+        maxSessionsPerUser: config.sessionMaxPerUser,
+        defaultTtlMs: config.sessionMaxAgeMs,
+      });
       const counters = (prefix: string) => new RedisRateLimitStore(() => redis.client, `${siblingPrefix(config.redisPrefix, 'rl')}${prefix}`);
       return { ...redis, limits: createRateLimits(config, counters) };
     }

@@ -32,6 +32,7 @@ function main(): void {
     secrets: config.sessionSecrets,
     workerId: worker.id,
     sessionMaxAgeMs: config.sessionMaxAgeMs,
+    maxSessionsPerUser: config.sessionMaxPerUser,
     secureCookie: config.nodeEnv === 'production',
     trustProxy: config.trustProxy,
     metrics,

@@ -67,6 +67,15 @@ test('your sessions: every session of the user, this device marked; sign out one
   assert.equal((await phone.get(`${url}/api/sessions`)).status, 401);
 });
 
+test('your sessions: the page lists at most maxSessionsPerUser (the store\'s cap: SESSION_MAX_PER_USER), newest first', async (t) => {
+  host.sessions.clear();
+  const url = await listen(t, createApp({ store: new ClusterStore(), secrets: ['account-test'], workerId: 7, maxSessionsPerUser: 3 }));
+  const devices: CookieJar[] = [];
+  for (let i = 0; i < 5; i++) devices.push(await signedIn(url, alice, { 'user-agent': `Device/${i}` }));
+  const listed = (await devices[4]!.get(`${url}/api/sessions`)).json.sessions as { device: string }[];
+  assert.deepEqual(listed.map(({ device }) => device), ['Device/4', 'Device/3', 'Device/2'], 'the newest three, newest first');
+});
+
 test('cross-site: a POST from another site (Origin, Sec-Fetch-Site) is refused with 403 and changes nothing', async (t) => {
   const url = await listen(t, app());
   const visitor = new CookieJar();

@@ -18,6 +18,8 @@ test('loadConfig: an empty environment gives the documented defaults', () => {
     sessionMaxAgeMs: 86_400_000,
     sessionMaxSessions: 100_000,
     sessionMaxBytes: 16_384,
+    sessionMaxTotalBytes: null,
+    sessionMaxPerUser: 100,
     storeTimeoutMs: 5000,
     shutdownTimeoutMs: 10_000,
     trustProxy: false,

@@ -8,6 +8,7 @@ import { runSessionLoad } from '../scripts/lib/session-load.js';
 import type { AppProcess } from '../scripts/lib/app-process.js';
 import { CookieJar, request } from './helpers/http.js';
 import { startTestApp } from './helpers/app.js';
+import { metricsUrl, sample } from './helpers/metrics.js';
 
 function rawExchange(url: string, text: string): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -20,11 +21,20 @@ function rawExchange(url: string, text: string): Promise<string> {
   });
 }
 
-async function stats(app: AppProcess): Promise<{ sessions: number; primaryHeapBytes: number }> {
+interface Stats {
+  sessions: number;
+  bytes: number;
+  evictedForCount: number;
+  evictedForBytes: number;
+  primaryHeapBytes: number;
+  primaryHeapLimitBytes: number;
+}
+
+async function stats(app: AppProcess): Promise<Stats> {
   const from = app.records.length;
   process.kill(app.child.pid!, 'SIGUSR2');
   const logged = await app.waitForLog({ msg: 'store stats' }, 5000, from);
-  return logged.stats as { sessions: number; primaryHeapBytes: number };
+  return logged.stats as Stats;
 }
 
 test('session flood: with SESSION_MAX_SESSIONS=1000, active users keep their sessions while 5000+ new ones pour in', async (t) => {
@@ -64,6 +74,75 @@ test('session flood: with SESSION_MAX_SESSIONS=1000, active users keep their ses
   assert.equal(survived, users.length, 'least recently used go first: active users survive');
   assert.ok(after.primaryHeapBytes - before.primaryHeapBytes < 20e6, 'memory stays bounded');
 });
+
+test('session flood: 10 × SESSION_MAX_SESSIONS anonymous sessions beside idle signed-in users sign none of them out', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), { SESSION_MAX_SESSIONS: '200' });
+  const signedIn: CookieJar[] = [];
+  for (const [username, password] of [['alice', 'alice-demo-password'], ['bob', 'bob-demo-password']] as const) {
+    for (let i = 0; i < 3; i++) {
+      const jar = new CookieJar();
+      assert.equal((await jar.post(`${app.url}/login`, { username, password })).status, 200);
+      signedIn.push(jar);
+    }
+  }
+  const flood = await runSessionLoad({ url: app.url, connections: 20, durationS: 60, amount: 2000, workload: 'fresh' });
+  const after = await stats(app);
+  const evicted = [];
+  for (const jar of signedIn) if ((await jar.get(`${app.url}/api/me`)).json.user === null) evicted.push(jar);
+  console.log(`hostile: anonymous flood | bound 200 | flood ${flood.sessions} new sessions | signed-in users evicted: ${evicted.length} of ${signedIn.length} | evictions ${after.evictedForCount}`);
+  assert.equal(flood.sessions, 2000, 'the flood minted ten times the bound');
+  assert.ok(after.evictedForCount >= 1800, `the bound evicted (${after.evictedForCount})`);
+  assert.equal(evicted.length, 0, 'no signed-in user was evicted');
+});
+
+test('memory flood: a primary with a 32 MB old space stays up under large anonymous sessions; the byte bound holds, logs once, and counts', async (t) => {
+  // The issue's attack scaled down (a 192 MB heap died after 11,801 sessions): a smaller heap, the same sessions.
+  // Without the byte bound this primary dies of its heap before the 2,200th.
+  const app = await startTestApp((fn) => t.after(fn), { NODE_OPTIONS: '--max-old-space-size=32' });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  t.after(() => agent.destroy());
+  const body = JSON.stringify({ note: 'n'.repeat(3900) });
+  const target = 2200;
+  let made = 0;
+  // 16 clients, each making sessions of about 16 KB: a visit, then four notes of 3.9 KB.
+  const client = async () => {
+    while (made < target) {
+      made++;
+      const visit = await send(agent, `${app.url}/hello`);
+      for (let i = 0; i < 4; i++) assert.equal((await send(agent, `${app.url}/notes`, visit.cookie, body)).status, 200);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, client));
+  const after = await stats(app);
+  const bound = Math.floor(after.primaryHeapLimitBytes / 2);
+  const metrics = (await request(await metricsUrl(app))).text;
+  console.log(
+    `hostile: memory flood | heap limit ${(after.primaryHeapLimitBytes / 2 ** 20).toFixed(0)} MiB | ${made} sessions of ~16 KB | held ${after.sessions} ` +
+      `(counted ${(after.bytes / 2 ** 20).toFixed(1)} MiB, bound ${(bound / 2 ** 20).toFixed(1)} MiB) | evicted for bytes ${after.evictedForBytes} | primary heap ${(after.primaryHeapBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+  assert.ok(after.bytes <= bound, `the sessions count within the bound (${after.bytes} <= ${bound})`);
+  assert.ok(after.evictedForBytes > 0, 'the byte bound evicted');
+  assert.equal(sample(metrics, 'ecs_sessions_evicted_total{bound="bytes"}'), after.evictedForBytes, 'and the metrics count it');
+  assert.equal(app.logged({ role: 'primary', bound: 'maxTotalBytes', msg: /^session store full: evicting/ }).length, 1, 'said once');
+  assert.deepEqual(app.logged({ msg: /Reached heap limit|exited/ }), [], 'the primary and the workers stayed up');
+  const jar = new CookieJar();
+  await jar.get(`${app.url}/hello`);
+  assert.match(String((await jar.get(`${app.url}/hello`)).json.msg), /^Hello again/, 'and it keeps serving');
+});
+
+/** A request on a keep-alive agent (the flood's many requests need no new connection each): its status and session cookie. */
+function send(agent: http.Agent, url: string, cookie?: string, body?: string): Promise<{ status: number; cookie: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = cookie === undefined ? {} : { cookie };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const req = http.request(url, { method: body === undefined ? 'GET' : 'POST', agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, cookie: res.headers['set-cookie']?.[0]?.split(';')[0] ?? cookie }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 test('hostile input: a 64 KiB cookie header is refused with 431 and the server keeps serving', async (t) => {
   const app = await startTestApp((fn) => t.after(fn), { WEB_CONCURRENCY: '1' });

@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { Store, type SessionData } from 'express-session';
 import { StoreHost, type Feature, type StoreHostOptions } from './primary/host.js';
 import type { StoredSession } from './primary/sessions.js';
-import { ErrorCode, type StoreError } from './shared/errors.js';
-import { ops, type Op } from './shared/ops.js';
+import { ErrorCode, parseSession, type StoreError } from './shared/errors.js';
+import { ops, type Op, type SaveArgs } from './shared/ops.js';
 import { callable, checkOptions, integer, text } from './shared/options.js';
 import { StoreClient, type Callback } from './worker/client.js';
 import { ipcTransport, localTransport } from './worker/transport.js';
@@ -58,7 +58,21 @@ const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime
  * and skipped by express-session's copy into req.session, so createSession carries it over.
  */
 const rolledTo = Symbol('express-cluster-sessions.rolledTo');
-type Marked = { [rolledTo]?: number };
+/**
+ * Marks a session that exists in the store with its id: one this store loaded, or saved once. Its saves under that
+ * id are updates, which never re-create a session that ended meanwhile (revocation sticks); a session without the
+ * mark (or saved under another id) is new (no cookie came, or regenerate() made it) and its save creates it.
+ */
+const stored = Symbol('express-cluster-sessions.stored');
+type Marked = { [rolledTo]?: number; [stored]?: string };
+
+/**
+ * Sets a mark, not enumerable: a copy of the session by spread (`{ ...req.session }`, as a sign-in that keeps the
+ * visitor's data makes) must not carry "stored" over to the new session regenerate() made.
+ */
+function mark<K extends typeof rolledTo | typeof stored>(session: object, key: K, value: Marked[K]): void {
+  Object.defineProperty(session, key, { value, writable: true, configurable: true, enumerable: false });
+}
 
 let host: StoreHost | undefined;
 let hostOptions: StoreHostOptions = {};
@@ -123,10 +137,10 @@ export class ClusterStore extends Store {
     if (this.#preloaded.has(sid)) {
       const found = this.#preloaded.get(sid)!;
       this.#preloaded.delete(sid);
-      process.nextTick(() => this.#decoded(callback, null, found));
+      process.nextTick(() => this.#decoded(callback, sid, null, found));
       return;
     }
-    this.call(ops.get, [sid], (error, found) => this.#decoded(callback, error, found as StoredSession | null));
+    this.call(ops.get, [sid], (error, found) => this.#decoded(callback, sid, error, found as StoredSession | null));
   }
 
   /**
@@ -136,41 +150,58 @@ export class ClusterStore extends Store {
   override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
     const firstLoad = req.session === undefined;
     const session = super.createSession(req, data);
-    const rolled = (data as Marked)[rolledTo];
-    if (rolled !== undefined) (session as Marked)[rolledTo] = rolled;
+    const { [rolledTo]: rolled, [stored]: exists } = data as Marked;
+    if (rolled !== undefined) mark(session, rolledTo, rolled);
+    if (exists !== undefined) mark(session, stored, exists);
     if (firstLoad) this.emit('load', req);
     return session;
   }
 
+  /**
+   * A session the request loaded is updated, never re-created: if it ended meanwhile (a logout, a revoke, "sign
+   * out everywhere"), the save fails with ERR_SESSION_ENDED (401) and it stays ended. A new session is created
+   * (posted: no answer awaited), and from then on its saves are updates too.
+   */
   override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
     const user: unknown = (session as unknown as Record<string, unknown>)[this.#userField];
-    this.post(ops.set, [sid, JSON.stringify(session), expiryOf(session), typeof user === 'string' ? user : null], callback);
+    const args: SaveArgs = [sid, JSON.stringify(session), expiryOf(session), typeof user === 'string' ? user : null, lifetimeOf(session)];
+    const marked = session as Marked;
+    if (marked[stored] === sid) {
+      this.call(ops.update, args, (error) => callback?.(error ?? undefined));
+      return;
+    }
+    if (callback === undefined) mark(session, stored, sid);
+    this.post(ops.set, args, callback && ((error) => {
+      if (!error) mark(session, stored, sid);
+      callback(error);
+    }));
   }
 
   override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
     const wanted = expiryOf(session);
     const rolled = (session as Marked)[rolledTo];
-    if (rolled !== undefined && (wanted === null || Math.abs(wanted - rolled) <= this.#touchToleranceMs)) {
+    if (rolled !== undefined && wanted !== null && Math.abs(wanted - rolled) <= this.#touchToleranceMs) {
       // The get of this request already moved the expiry there: no round trip.
       if (callback) process.nextTick(callback);
       return;
     }
-    this.post(ops.touch, [sid, wanted], callback);
+    this.post(ops.touch, [sid, wanted, lifetimeOf(session)], callback);
   }
 
   override destroy(sid: string, callback?: ErrorCallback): void {
     this.post(ops.destroy, [sid], callback);
   }
 
+  /** Every live session, keyed by id, each with the expiry a get reports. */
   override all(callback: (error: unknown, sessions?: Record<string, SessionData> | null) => void): void {
-    this.call(ops.all, [], (error, pairs) => {
+    this.call(ops.all, [], (error, found) => {
       if (error) return callback(error);
       // Any string is a session id, "__proto__" included: build on a prototype-less object.
       const sessions = Object.create(null) as Record<string, SessionData>;
       try {
-        for (const [sid, json] of pairs!) sessions[sid] = JSON.parse(json) as SessionData;
-      } catch (parseError) {
-        return callback(parseError);
+        for (const [sid, json, expiresAt] of found!) sessions[sid] = decodeSession([json, expiresAt], sid)!;
+      } catch (decodeError) {
+        return callback(decodeError);
       }
       callback(null, sessions);
     });
@@ -184,15 +215,17 @@ export class ClusterStore extends Store {
     this.call(ops.clear, [], (error) => callback?.(error ?? undefined));
   }
 
-  /** The sessions of `userId` (whatever worker or device made them), most recently used first; at most `limit` (≤ 1000). */
+  /**
+   * The sessions of `userId` (whatever worker or device made them), most recently used first; at most `limit`
+   * (≤ 1000). A session whose stored JSON cannot be read is left out.
+   */
   userSessions(userId: string, options: { limit?: number }, callback: (error: unknown, sessions?: UserSessionInfo[]) => void): void {
     this.call(ops.userSessions, [userId, options.limit ?? 100], (error, found) => {
       if (error) return callback(error);
-      let sessions: UserSessionInfo[];
-      try {
-        sessions = found!.map(([sid, json, expiresAt, lastUsedAt]) => ({ sid, session: JSON.parse(json) as SessionData, lastUsedAt, expiresAt }));
-      } catch (parseError) {
-        return callback(parseError);
+      const sessions: UserSessionInfo[] = [];
+      for (const [sid, json, expiresAt, lastUsedAt] of found!) {
+        const session = readable(() => decodeSession([json, expiresAt], sid));
+        if (session) sessions.push({ sid, session, lastUsedAt, expiresAt });
       }
       callback(null, sessions);
     });
@@ -200,7 +233,8 @@ export class ClusterStore extends Store {
 
   /**
    * Ends every session of `userId` but `except` (the current one, for "sign out other devices"): calls back with
-   * how many ended. Each of them finds no session on its next request; a request already running may still save.
+   * how many ended. Each of them finds no session on its next request, and a request of it already running
+   * cannot save it back (its save fails with ERR_SESSION_ENDED).
    */
   destroyUserSessions(userId: string, options: { except?: string | undefined }, callback: (error: unknown, ended?: number) => void): void {
     this.call(ops.destroyUser, [userId, options.except ?? null], (error, ended) => callback(error, ended));
@@ -227,11 +261,11 @@ export class ClusterStore extends Store {
     this.#preloaded.delete(sid);
   }
 
-  #decoded(callback: SessionCallback, error: unknown, found: StoredSession | null | undefined): void {
+  #decoded(callback: SessionCallback, sid: string, error: unknown, found: StoredSession | null | undefined): void {
     if (error) return callback(error);
     let session: SessionData | null;
     try {
-      session = decodeSession(found ?? null);
+      session = decodeSession(found ?? null, sid);
     } catch (decodeError) {
       return callback(decodeError);
     }
@@ -259,15 +293,26 @@ function hostHere(): StoreHost {
 
 /**
  * A session as the host sends it, for express-session: its cookie says when the host will drop it (the expiry the
- * read rolled it to, or a touch set), and it is marked so this request's touch can be skipped.
+ * read rolled it to, or a touch set), and it is marked as loaded (its touch can be skipped, its saves are updates).
+ * Throws ERR_SESSION_UNREADABLE when the stored JSON is not a session.
  */
-function decodeSession(found: StoredSession | null): SessionData | null {
+function decodeSession(found: StoredSession | null, sid: string): SessionData | null {
   if (found === null) return null;
   const [json, expiresAt] = found;
-  const session = JSON.parse(json) as SessionData & Marked;
+  const session = parseSession(json, sid) as unknown as SessionData & Marked;
   if (session.cookie?.expires != null) (session.cookie as { expires: unknown }).expires = new Date(expiresAt).toISOString();
-  session[rolledTo] = expiresAt;
+  mark(session, rolledTo, expiresAt);
+  mark(session, stored, sid);
   return session;
+}
+
+/** The value of `fn`, or undefined where it throws (a session that cannot be read, in a listing). */
+function readable<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
 }
 
 function outcomeOf(error: StoreError | null): Outcome {
@@ -290,6 +335,12 @@ function expiryOf(session: SessionData): number | null {
   const expires: unknown = session.cookie?.expires;
   const time = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
   return Number.isFinite(time) ? time : null;
+}
+
+/** How far each use rolls the session's expiry: its cookie's maxAge, as express-session's touch resets it. None: null. */
+function lifetimeOf(session: SessionData): number | null {
+  const maxAge: unknown = session.cookie?.originalMaxAge;
+  return typeof maxAge === 'number' && maxAge > 0 && Number.isFinite(maxAge) ? maxAge : null;
 }
 
 /** Options compare by value; features (the one array) by identity, or by name and the settings they were made with. */

@@ -1,12 +1,12 @@
 // The store's public entry: import from here. Each optional feature is one export line: delete the line and its
 // folder to drop the feature (lock/, snapshot/, rate-limit/); the core never imports them.
 export { ClusterStore, type ClusterStoreOptions, type Outcome, type UserSessionInfo } from './cluster-store.js';
-export { ErrorCode, StoreError } from './shared/errors.js';
-export { defineOp, LATER, ops, type Limits, type Op, type OpContext } from './shared/ops.js';
-export type { Feature, HostStats, StoreHost, StoreHostOptions } from './primary/host.js';
+export { ErrorCode, parseSession, sessionEnded, StoreError } from './shared/errors.js';
+export { checkSessionSize, defineOp, LATER, ops, type Limits, type Op, type OpContext } from './shared/ops.js';
+export type { Evicting, Feature, HostStats, StoreHost, StoreHostOptions } from './primary/host.js';
 export { PlainTable } from './primary/plain-table.js';
 export { SessionTable } from './primary/session-table.js';
-export type { SessionRecord, Sessions, StoredSession, TableOptions, UserSession } from './primary/sessions.js';
+export type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, UserSession } from './primary/sessions.js';
 export { lockStats, sessionLock, sessionLocks, type LockStats, type SessionLockOptions } from './lock/index.js';
 export { snapshots, type LoadResult, type SnapshotOptions } from './snapshot/index.js';
 export { ClusterRateLimitStore, rateLimits, type ClusterRateLimitStoreOptions } from './rate-limit/index.js';

@@ -15,6 +15,7 @@ storeConformance('ClusterStore', () =>
   Promise.resolve({
     store: clusterStore,
     expiryOf: (sid: string) => Promise.resolve([...host.sessions.entries()].find(([id]) => id === sid)?.[2] ?? null),
+    corrupt: (sid: string, value: string) => Promise.resolve(host.sessions.set(sid, value, Date.now() + 60_000)),
   }),
 );
 
@@ -26,7 +27,7 @@ after(async () => {
 interface RedisUnderTest {
   server: RedisServer;
   store: ReturnType<typeof createRedisSessionStore>;
-  inspect: { pTTL(key: string): Promise<number> };
+  inspect: { pTTL(key: string): Promise<number>; set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown> };
 }
 let redis: Promise<RedisUnderTest> | undefined;
 
@@ -53,7 +54,10 @@ storeConformance(
       store: store.store,
       expiryOf: async (sid) => {
         const ms = await inspect.pTTL(`test:sess:${sid}`);
-        return ms < 0 ? null : Math.ceil((Date.now() + ms) / 1000) * 1000;
+        return ms < 0 ? null : Date.now() + ms;
+      },
+      corrupt: async (sid, value) => {
+        await inspect.set(`test:sess:${sid}`, value, { expiration: { type: 'PX', value: 60_000 } });
       },
     };
   },

@@ -13,7 +13,7 @@ test('handle: answers each request of a batch in order, by id', (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
   const host = new StoreHost();
   const replies = host.handle([
-    [1, 'set', 'a', '{"n":1}', Date.now() + 60_000, null],
+    [1, 'set', 'a', '{"n":1}', Date.now() + 60_000, null, null],
     [2, 'get', 'a'],
     [3, 'length'],
     [4, 'destroy', 'a'],
@@ -36,9 +36,9 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [1, 'get'],
     [2, 'get', 42],
     [3, 'get', 'x'.repeat(65)],
-    [4, 'set', 'a', { not: 'a string' }, null, null],
-    [5, 'set', 'a', '{}', 'tomorrow', null],
-    [6, 'touch', 'a', Infinity],
+    [4, 'set', 'a', { not: 'a string' }, null, null, null],
+    [5, 'set', 'a', '{}', 'tomorrow', null, null],
+    [6, 'touch', 'a', Infinity, null],
     [7, 'constructor', 'a'],
     [8, '__proto__'],
     [9, 'all', 'extra'],
@@ -46,12 +46,12 @@ test('handle: a malformed request gets an error reply and the rest of the batch 
     [21, 'userSessions', 'u', 0],
     [22, 'userSessions', 'u', 1001],
     [23, 'destroyUser', 'u'],
-    [24, 'set', 'a', '{}', null, 42],
+    [24, 'set', 'a', '{}', null, 42, null],
     [25, 'destroyUser', 'u', 7],
     [12, 'lock', 'k', 1000, 1000, 1, null],
     [13, 'hello', 'extra'],
   ];
-  const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future(), null], [11, 'get', 'ok']]);
+  const replies = host.handle([...malformed, [10, 'set', 'ok', '{}', future(), null, null], [11, 'get', 'ok']]);
   assert.equal(replies.length, malformed.length + 2);
   for (const [id, error] of replies.slice(0, malformed.length)) {
     assert.equal(error?.code, ErrorCode.badRequest, `request ${id} is refused`);
@@ -92,8 +92,8 @@ test('handle: a request without a usable id is dropped, there is no one to answe
 test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other requests succeed', () => {
   const host = new StoreHost({ maxSessionBytes: 256 });
   const replies = host.handle([
-    [1, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null],
-    [2, 'set', 'small', '{}', future(), null],
+    [1, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null, null],
+    [2, 'set', 'small', '{}', future(), null, null],
   ]);
   assert.equal(replies[0]?.[1]?.code, ErrorCode.tooLarge);
   assert.deepEqual(replies[1], [2, null, undefined]);
@@ -104,8 +104,8 @@ test('handle: posted writes (id 0) apply without a reply; a refused one is count
   const rejected: Error[] = [];
   host.on('rejected', (error: Error) => rejected.push(error));
   const replies = host.handle([
-    [0, 'set', 'a', '{"n":1}', future(), null],
-    [0, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null],
+    [0, 'set', 'a', '{"n":1}', future(), null, null],
+    [0, 'set', 'big', JSON.stringify({ v: 'x'.repeat(300) }), future(), null, null],
     [0, 'get', 'a'],
     [1, 'get', 'a'],
   ]);
@@ -119,11 +119,38 @@ test('handle: posted writes (id 0) apply without a reply; a refused one is count
   assert.equal(host.stats().rejected, 2);
 });
 
+test('handle: update saves a session that exists and refuses one that ended with ERR_SESSION_ENDED (401); it cannot be posted', () => {
+  const host = new StoreHost();
+  const replies = host.handle([
+    [1, 'set', 'kept', '{"n":1}', future(), null, null],
+    [2, 'update', 'kept', '{"n":2}', future(), 'alice', 60_000],
+    [3, 'destroy', 'kept'],
+    [4, 'update', 'kept', '{"n":3}', future(), 'alice', 60_000],
+    [0, 'update', 'kept', '{"n":4}', future(), 'alice', 60_000],
+  ]);
+  assert.deepEqual(replies.slice(0, 3), [[1, null, undefined], [2, null, undefined], [3, null, undefined]]);
+  assert.equal(replies[3]?.[1]?.code, ErrorCode.ended);
+  assert.match(replies[3]?.[1]?.message ?? '', /ended \(signed out, revoked, expired or evicted\) while this request ran: it was not saved/);
+  assert.equal(host.sessions.read('kept'), undefined, 'nothing re-created it');
+  assert.equal(host.stats().rejected, 1, 'the posted update was refused: an update must be answered');
+});
+
+test('evicting: emitted once per bound, the first time the table evicts to stay within it; stats count every eviction', () => {
+  const host = new StoreHost({ maxSessions: 2, maxSessionsPerUser: 1 });
+  const told: unknown[] = [];
+  host.on('evicting', (event: unknown) => told.push(event));
+  for (let i = 0; i < 5; i++) host.handle([[0, 'set', `s${i}`, '{}', future(), null, null]]);
+  host.handle([[0, 'set', 'u1', '{}', future(), 'alice', null], [0, 'set', 'u2', '{}', future(), 'alice', null]]);
+  assert.equal(told.length, 1);
+  assert.deepEqual(told[0], { bound: 'maxSessions', limit: 2, sessions: 2, bytes: host.sessions.bytes });
+  assert.deepEqual([host.stats().evictedForCount, host.stats().evictedForBytes, host.stats().evictedForUser], [4, 0, 1]);
+});
+
 test('accept: posted writes apply at once, reads are answered at the end of the turn, after later messages of that turn', async () => {
   const host = new StoreHost();
   let answered: unknown;
   host.accept([[1, 'get', 'late']], (replies) => (answered = replies));
-  host.accept([[0, 'set', 'late', '{"v":2}', future(), null]], () => assert.fail('posted writes get no reply'));
+  host.accept([[0, 'set', 'late', '{"v":2}', future(), null, null]], () => assert.fail('posted writes get no reply'));
   await Promise.resolve();
   assert.equal(answered, undefined, 'not answered while the messages of this turn are still being read');
   await new Promise((resolve) => setImmediate(resolve));
@@ -133,7 +160,7 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
 test('accept: writes run at once in the order sent, answered or posted: a clear then a posted set leaves the set', async () => {
   const host = new StoreHost();
   const answers: unknown[] = [];
-  host.accept([[0, 'set', 'before', '{}', future(), null], [1, 'clear'], [0, 'set', 'after', '{}', future(), null], [2, 'length']], (replies) => answers.push(...replies));
+  host.accept([[0, 'set', 'before', '{}', future(), null, null], [1, 'clear'], [0, 'set', 'after', '{}', future(), null, null], [2, 'length']], (replies) => answers.push(...replies));
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(answers, [[1, null, undefined], [2, null, 1]], 'the clear is answered; the read at the end of the turn sees one session');
   assert.equal(host.sessions.read('after')?.[0], '{}', 'the write sent after the clear survives it');
@@ -147,7 +174,7 @@ test('handshake: hello answers the protocol, the limits every store then checks 
   assert.deepEqual(handshake, {
     protocol: PROTOCOL,
     limits: { maxIdLength: 100, maxSessionBytes: 4096, maxUserIdLength: 256 },
-    ops: ['hello', 'get', 'set', 'touch', 'destroy', 'all', 'length', 'clear', 'userSessions', 'destroyUser'],
+    ops: ['hello', 'get', 'set', 'update', 'touch', 'destroy', 'all', 'length', 'clear', 'userSessions', 'destroyUser'],
   });
   const locking = new StoreHost({ features: [sessionLocks] });
   const [[, , withLock]] = locking.handle([[1, 'hello']]) as [[number, null, { ops: string[] }]];
@@ -162,7 +189,9 @@ test('options: an unknown name or a bad value throws a TypeError naming it; old 
     [{ maxSessionBytes: 10 }, /`maxSessionBytes` must be an integer >= 64, got 10/],
     [{ features: [{}] }, /`features` must be an array of features/],
     [{ sessions: {} }, /`sessions` must be a Sessions table/],
-    [{ sessions: new PlainTable(), maxSessions: 5 }, /with `sessions` \(a table of your own\), set maxSessions, defaultTtlMs and absoluteTimeoutMs on that table/],
+    [{ sessions: new PlainTable(), maxSessions: 5 }, /with `sessions` \(a table of your own\), set maxSessions, maxTotalBytes, maxSessionsPerUser, defaultTtlMs, absoluteTimeoutMs on that table/],
+    [{ maxTotalBytes: 100_000 }, /`maxTotalBytes` \(100000\) must hold at least 4 of the largest sessions \(maxSessionBytes 16384, counted as 33408 bytes each\)/],
+    [{ maxSessionsPerUser: 0 }, /`maxSessionsPerUser` must be an integer from 1 to 1000, got 0/],
   ];
   for (const [options, message] of refused) {
     assert.throws(() => new StoreHost(options as never), { name: 'TypeError', message }, JSON.stringify(options));
@@ -173,8 +202,8 @@ test('sweep: once attached, the host removes expired sessions every sweepInterva
   t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
   const host = new StoreHost({ sweepIntervalMs: 60_000 });
   host.handle([
-    [0, 'set', 'short', '{}', Date.now() + 10_000, null],
-    [0, 'set', 'long', '{}', Date.now() + 600_000, null],
+    [0, 'set', 'short', '{}', Date.now() + 10_000, null, null],
+    [0, 'set', 'long', '{}', Date.now() + 600_000, null, null],
   ]);
   host.attach(new EventEmitter() as unknown as Cluster);
   t.after(() => host.close());

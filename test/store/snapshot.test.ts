@@ -53,7 +53,7 @@ test('snapshots feature: a host with snapshots({ file }) writes at close() and t
   const first = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
   const loaded = new Promise((resolve) => first.once('snapshot-loaded', resolve));
   assert.deepEqual(await loaded, { outcome: 'missing' });
-  first.handle([[0, 'set', 'kept', '{"cart":[1]}', Date.now() + 60_000, null]]);
+  first.handle([[0, 'set', 'kept', '{"cart":[1]}', Date.now() + 60_000, null, null]]);
   const saved = new Promise((resolve) => first.once('snapshot-saved', resolve));
   await first.close();
   assert.equal(await saved, 1);

@@ -38,14 +38,17 @@ for (const [name, Table] of tables) {
     assert.equal(table.size, 0);
   });
 
-  test(`${name}: expiry: kept to the second, rounded up: a session never expires before its cookie`, (t) => {
+  test(`${name}: expiry: exact to the millisecond: alive until its cookie's expiry, gone at it`, (t) => {
     const table = tableOnMockClock(t);
     table.set('a', '{}', start + 1500);
-    assert.deepEqual(held(table), [['a', start + 2000]]);
-    t.mock.timers.tick(1999);
+    assert.deepEqual(held(table), [['a', start + 1500]]);
+    t.mock.timers.tick(1499);
     assert.equal(table.size, 1);
     t.mock.timers.tick(1);
     assert.equal(get(table, 'a'), null);
+    table.set('brief', '{}', start + 1505);
+    t.mock.timers.tick(5);
+    assert.deepEqual(held(table), [], 'a 5 ms session is gone 5 ms later, as express-session\'s MemoryStore has it');
   });
 
   test(`${name}: expiry: a session left alone expires at its cookie.expires and is never returned after`, (t) => {
@@ -159,8 +162,8 @@ for (const [name, Table] of tables) {
     table.set('b', '{"b":1}', start + 20_000);
     const records = [...table.records()];
     assert.deepEqual(records, [
-      ['a', '{"a":1}', start / 1000 + 5, 5, start / 1000 + 60, null],
-      ['b', '{"b":1}', start / 1000 + 20, 20, start / 1000 + 60, null],
+      ['a', '{"a":1}', start + 5000, 5000, start + 60_000, null],
+      ['b', '{"b":1}', start + 20_000, 20_000, start + 60_000, null],
     ]);
     t.mock.timers.tick(10_000);
     const restored = new Table({ absoluteTimeoutMs: 60_000 });
@@ -168,8 +171,8 @@ for (const [name, Table] of tables) {
     assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
     assert.equal(restored.read('b')?.[1], start + 30_000, 'its lifetime came back with it');
     assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
-    assert.equal(restored.restore(['x', '{}', start / 1000 + 60, 5, 0]), false, 'a deadline of 0 is malformed, not "none" (that is null)');
-    assert.equal(restored.restore(['x', '{}', start / 1000 + 60, 0, null]), false, 'so is a lifetime of 0');
+    assert.equal(restored.restore(['x', '{}', start + 60_000, 5000, 0]), false, 'a deadline of 0 is malformed, not "none" (that is null)');
+    assert.equal(restored.restore(['x', '{}', start + 60_000, 0, null]), false, 'so is a lifetime of 0');
   });
 
   test(`${name}: touch: does not bring back an expired session`, (t) => {
@@ -241,6 +244,82 @@ for (const [name, Table] of tables) {
     );
   });
 
+  test(`${name}: update: saves a live session; one that ended (destroyed, expired, evicted, of a user ended) stays ended`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 2 });
+    table.set('a', '{"v":1}', start + 5000, 'alice');
+    assert.equal(table.update('a', '{"v":2}', start + 5000, 'alice'), true);
+    assert.equal(get(table, 'a'), '{"v":2}');
+    table.destroy('a');
+    assert.equal(table.update('a', '{"v":3}', start + 5000, 'alice'), false);
+    table.set('b', '{}', start + 1000);
+    t.mock.timers.tick(1000);
+    assert.equal(table.update('b', '{}', start + 60_000), false, 'expired');
+    table.set('c', '{}', start + 60_000, 'carol');
+    assert.equal(table.destroyUser('carol', null), 1);
+    assert.equal(table.update('c', '{}', start + 60_000, 'carol'), false, 'its user\'s sessions were ended');
+    for (const sid of ['d', 'e', 'f']) table.set(sid, '{}', start + 60_000);
+    assert.equal(table.update('d', '{}', start + 60_000), false, 'evicted');
+    assert.equal(table.size, 2);
+    assert.deepEqual(table.userSessions('alice', 10), [], 'a refused update files nothing under its user');
+  });
+
+  test(`${name}: eviction: a flood of new sessions without a user evicts none with a user while one without remains`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 100 });
+    for (let i = 0; i < 5; i++) table.set(`user-${i}`, '{}', start + 60_000, `u${i}`);
+    for (let i = 0; i < 1000; i++) {
+      table.set(`anonymous-${i}`, '{}', start + 60_000);
+      if (i % 100 === 0) t.mock.timers.tick(1);
+    }
+    assert.equal(table.size, 100);
+    for (let i = 0; i < 5; i++) assert.equal(get(table, `user-${i}`), '{}', `user-${i} kept`);
+    assert.equal(table.evictions.count, 905);
+    assert.equal(get(table, 'anonymous-999'), '{}', 'the newest anonymous kept');
+    assert.equal(get(table, 'anonymous-904'), null, 'the oldest anonymous gone');
+  });
+
+  test(`${name}: eviction: with only sessions with a user left, the least recently used of them goes; the session just saved never does`, (t) => {
+    const table = tableOnMockClock(t, { maxSessions: 3 });
+    for (const sid of ['a', 'b', 'c']) table.set(sid, '{}', start + 60_000, sid);
+    get(table, 'a');
+    table.set('new', '{}', start + 60_000);
+    assert.deepEqual(ids(table), ['new', 'c', 'a'], 'b, the least recently used with a user, made room; the new one stayed');
+    table.set('newer', '{}', start + 60_000);
+    assert.deepEqual(ids(table), ['newer', 'c', 'a'], 'then the older without a user goes first');
+  });
+
+  test(`${name}: maxTotalBytes: the sessions never count more than the bound; the least recently used go (those without a user first)`, (t) => {
+    const table = tableOnMockClock(t, { maxTotalBytes: 10_000 });
+    const note = 'é'.repeat(1000); // counted at 2 bytes a character: what V8 keeps for non-Latin-1 text
+    table.set('signed-in', JSON.stringify({ note }), start + 60_000, 'alice');
+    for (let i = 0; i < 50; i++) {
+      table.set(`big-${i}`, JSON.stringify({ note, i }), start + 60_000);
+      assert.ok(table.bytes <= 10_000, `within the bound after ${i + 1} saves (${table.bytes})`);
+    }
+    assert.equal(get(table, 'signed-in'), JSON.stringify({ note }), 'the session with a user stayed');
+    assert.ok(table.evictions.bytes > 40, `the byte bound evicted (${table.evictions.bytes})`);
+    assert.equal(table.evictions.count, 0);
+    const expected = [...table.entries()].reduce((sum, [sid, json]) => sum + 2 * (sid.length + json.length) + 128, 0);
+    assert.equal(table.bytes, expected, 'the count is exact: ids and JSON at 2 bytes a character, 128 a session');
+    table.clear();
+    assert.equal(table.bytes, 0);
+  });
+
+  test(`${name}: maxSessionsPerUser: a save beyond the cap ends that user's least recently used session, never another user's`, (t) => {
+    const table = tableOnMockClock(t, { maxSessionsPerUser: 3 });
+    table.set('other', '{}', start + 60_000, 'bob');
+    for (const sid of ['a', 'b', 'c']) {
+      table.set(sid, '{}', start + 60_000, 'alice');
+      t.mock.timers.tick(1);
+    }
+    get(table, 'a'); // a is now alice's most recently used; b the least
+    t.mock.timers.tick(1);
+    table.set('d', '{}', start + 60_000, 'alice');
+    assert.deepEqual(table.userSessions('alice', 10).map(([sid]) => sid), ['d', 'a', 'c']);
+    assert.equal(get(table, 'b'), null);
+    assert.equal(get(table, 'other'), '{}');
+    assert.equal(table.evictions.perUser, 1);
+  });
+
   test(`${name}: hostile ids: __proto__, constructor and toString are ordinary ids`, (t) => {
     const table = tableOnMockClock(t);
     const hostile = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', ''];
@@ -262,13 +341,15 @@ for (const [name, Table] of tables) {
     assert.deepEqual(ids(table), []);
   });
 
-  test(`${name}: expiry: a cookie that expires in the year 9999 is held until 2106 at least, never wrapped into the past`, (t) => {
+  test(`${name}: expiry: a cookie that expires in the year 9999 is held until then; a read rolls it within the range of a Date`, (t) => {
     const table = tableOnMockClock(t);
-    table.set('forever', '{}', Date.UTC(9999, 0, 1));
-    const [[, expiresAt]] = held(table) as [[string, number]];
-    assert.equal(expiresAt, (2 ** 32 - 1) * 1000);
-    assert.equal(get(table, 'forever'), '{}', 'a read rolls it by its lifetime, kept within range too');
-    assert.equal(held(table)[0]![1], (2 ** 32 - 1) * 1000);
+    const year9999 = Date.UTC(9999, 0, 1);
+    table.set('forever', '{}', year9999);
+    assert.deepEqual(held(table), [['forever', year9999]]);
+    t.mock.timers.tick(1000);
+    assert.equal(table.read('forever')?.[1], year9999 + 1000, 'rolled by its lifetime');
+    table.set('beyond', '{}', 9e15);
+    assert.equal(table.read('beyond')?.[1], 8.64e15, 'the latest time a Date holds, never wrapped into the past');
   });
 
   test(`${name}: users: a session saved with a user is listed under it; saved with another or none, it moves or leaves`, (t) => {
@@ -327,9 +408,10 @@ for (const [name, Table] of tables) {
     assert.equal(table.sweep(), 1);
     assert.equal(table.users, 0, 'sweep');
     table.set('s4', '{}', Date.now() + 60_000, 'evicted');
-    for (const sid of ['x', 'y', 'z']) table.set(sid, '{}', Date.now() + 60_000);
+    for (const sid of ['x', 'y', 'z']) table.set(sid, '{}', Date.now() + 60_000, 'newer');
     gone('evicted', 'eviction');
-    assert.equal(table.users, 0, 'eviction of the least recently used');
+    assert.equal(table.users, 1, 'eviction of the least recently used');
+    table.clear();
     table.set('s5', '{}', Date.now() + 60_000, 'deadline');
     t.mock.timers.tick(30_000);
     assert.equal(table.length(), 0, 'every session is past the absolute timeout');
@@ -363,11 +445,11 @@ for (const [name, Table] of tables) {
     table.set('a', '{}', start + 60_000, 'alice');
     table.set('b', '{}', start + 60_000);
     const records = [...table.records()];
-    assert.deepEqual(records.map((record) => record[5]), ['alice', null]);
+    assert.deepEqual(records.map((record) => record[5]), [null, 'alice'], 'sessions without a user first');
     const restored = new Table();
     for (const record of records) assert.ok(restored.restore(record));
-    assert.ok(restored.restore(['old', '{}', start / 1000 + 60, 60, null]), 'a record from before users were indexed');
-    assert.ok(!restored.restore(['bad', '{}', start / 1000 + 60, 60, null, 42]), 'a user that is not a string is malformed');
+    assert.ok(restored.restore(['old', '{}', start + 60_000, 60_000, null]), 'a record from before users were indexed');
+    assert.ok(!restored.restore(['bad', '{}', start + 60_000, 60_000, null, 42]), 'a user that is not a string is malformed');
     assert.deepEqual(restored.userSessions('alice', 10).map(([sid, , , lastUsedAt]) => [sid, lastUsedAt]), [['a', start]], 'last used: as its expiry tells');
     assert.equal(restored.users, 1);
   });
@@ -397,22 +479,25 @@ function assertIndexMatchesTable(table: Sessions, when: string): void {
 
 test('SessionTable matches PlainTable: 30,000 random operations on a moving clock leave both holding the same', (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: start });
-  const options = { maxSessions: 40, defaultTtlMs: 20_000, absoluteTimeoutMs: 90_000 };
+  const options = { maxSessions: 40, maxTotalBytes: 13_000, maxSessionsPerUser: 4, defaultTtlMs: 20_000, absoluteTimeoutMs: 90_000 };
   const fast = new SessionTable(options);
   const plain = new PlainTable(options);
   const random = seeded(11);
   const counts = new Map<string, number>();
-  let full = 0; // steps at which the bound was reached, so eviction was exercised
   for (let i = 0; i < 30_000; i++) {
     const sid = random(50) === 0 ? '__proto__' : `s${random(100)}`;
     const expiresAt = random(5) === 0 ? null : Date.now() + random(60_000) - 5000;
     const user = users[random(users.length)]!;
-    const op = ['set', 'set', 'set', 'read', 'read', 'touch', 'destroy', 'tick', 'sweep', 'length', 'list', 'destroyUser'][random(12)]!;
+    const op = ['set', 'set', 'set', 'update', 'read', 'read', 'touch', 'destroy', 'tick', 'sweep', 'length', 'list', 'destroyUser'][random(13)]!;
+    const json = `{"i":${i},"pad":"${'x'.repeat(random(4) === 0 ? random(600) : 0)}"}`;
     counts.set(op, (counts.get(op) ?? 0) + 1);
     switch (op) {
       case 'set':
-        fast.set(sid, `{"i":${i}}`, expiresAt, user);
-        plain.set(sid, `{"i":${i}}`, expiresAt, user);
+        fast.set(sid, json, expiresAt, user);
+        plain.set(sid, json, expiresAt, user);
+        break;
+      case 'update':
+        assert.equal(fast.update(sid, json, expiresAt, user), plain.update(sid, json, expiresAt, user), `update at step ${i}`);
         break;
       case 'list':
         if (user !== null) {
@@ -444,13 +529,15 @@ test('SessionTable matches PlainTable: 30,000 random operations on a moving cloc
         assert.equal(fast.length(), plain.length(), `length at step ${i}`);
         break;
     }
-    if (fast.size === options.maxSessions) full++;
+    assert.equal(fast.bytes, plain.bytes, `bytes at step ${i}`);
     if (i % 1000 === 0) assert.deepEqual([...fast.records()], [...plain.records()], `records at step ${i}`);
     if (i % 1000 === 500) for (const table of [fast, plain]) assertIndexMatchesTable(table, `step ${i}`);
   }
   assert.deepEqual([...fast.records()], [...plain.records()]);
   assert.ok([...counts.values()].every((count) => count > 1000), `every kind of operation ran: ${JSON.stringify([...counts])}`);
-  assert.ok(full > 1000, `the tables were full at ${full} steps: eviction ran`);
+  assert.deepEqual(fast.evictions, plain.evictions);
+  const { count, bytes, perUser } = fast.evictions;
+  assert.ok(count > 50 && bytes > 50 && perUser > 50, `every bound evicted: ${JSON.stringify(fast.evictions)}`);
 });
 
 /** A small seeded generator (mulberry32): the same sequence every run, good in its low bits too. */

@@ -30,14 +30,13 @@ async function load(sid: string) {
   return store.createSession({ sessionID: sid } as Request, data);
 }
 
-const toSecond = (date: Date) => Math.ceil(date.getTime() / 1000) * 1000;
 const expiryInHost = (sid: string) => [...host.sessions.entries()].find(([id]) => id === sid)?.[2];
 
 test('touch: after a get that rolled the expiry, a touch asking for the same expiry makes no request', async () => {
   await promised((cb) => store.set('same', { cookie: cookie(new Date(Date.now() + 3_600_000)) } as SessionData, cb));
   const session = await load('same');
   const rolled = expiryInHost('same')!;
-  assert.ok(Math.abs(rolled - (Date.now() + 3_600_000)) <= 1000, 'the get rolled the expiry an hour forward');
+  assert.ok(rolled > Date.now() + 3_599_000 && rolled <= Date.now() + 3_600_000, 'the get rolled the expiry by exactly its lifetime (the cookie\'s maxAge), from when it read it');
   session.cookie.expires = new Date(rolled + 1500);
   const before = host.stats().requests;
   await promised((cb) => store.touch('same', session, cb));
@@ -52,7 +51,7 @@ test('touch: a touch asking for a different expiry is sent and moves it', async 
   const before = host.stats().requests;
   await promised((cb) => store.touch('other', session, cb));
   assert.equal(host.stats().requests, before + 1);
-  assert.equal(expiryInHost('other'), toSecond(later));
+  assert.equal(expiryInHost('other'), later.getTime());
 });
 
 test('touch: a session this store did not load is always sent', async () => {
@@ -61,7 +60,7 @@ test('touch: a session this store did not load is always sent', async () => {
   const expires = new Date(Date.now() + 60_000);
   await promised((cb) => store.touch('foreign', { cookie: cookie(expires) } as SessionData, cb));
   assert.equal(host.stats().requests, before + 1);
-  assert.equal(expiryInHost('foreign'), toSecond(expires));
+  assert.equal(expiryInHost('foreign'), expires.getTime());
 });
 
 test('set: a session over the host\'s maxSessionBytes fails in the worker, before anything is sent', async () => {
@@ -72,4 +71,23 @@ test('set: a session over the host\'s maxSessionBytes fails in the worker, befor
     { code: 'ERR_SESSION_TOO_LARGE', message: /over maxSessionBytes \(1024\); it was not saved/ },
   );
   assert.equal(host.stats().requests, before);
+});
+
+test('touch: a session whose cookie becomes a browser-session cookie (maxAge = null) after a rolled get reaches the host and gets the default lifetime', async () => {
+  await promised((cb) => store.set('browser', { cookie: cookie(new Date(Date.now() + 5000)) } as SessionData, cb));
+  const session = await load('browser');
+  (session.cookie as { maxAge: number | null }).maxAge = null; // what a route does for a cookie that ends with the browser
+  const before = host.stats().requests;
+  await promised((cb) => store.touch('browser', session, cb));
+  assert.equal(host.stats().requests, before + 1, 'the touch was sent');
+  const expiry = expiryInHost('browser')!;
+  assert.ok(expiry > Date.now() + 86_400_000 - 1000 && expiry <= Date.now() + 86_400_000, `the default lifetime, a day (${expiry - Date.now()} ms left)`);
+});
+
+test('get: a session read reports the expiry the host keeps, and all() reports the same one', async () => {
+  await promised((cb) => store.set('agree', { cookie: cookie(new Date(Date.now() + 3_600_000)) } as SessionData, cb));
+  const read = await promised<SessionData | null>((cb) => store.get('agree', cb));
+  const all = (await promised<Record<string, SessionData> | null>((cb) => store.all(cb)))!;
+  assert.equal(new Date(read!.cookie.expires!).getTime(), expiryInHost('agree'));
+  assert.equal(new Date(all['agree']!.cookie.expires!).getTime(), expiryInHost('agree'), 'all() and get() agree');
 });

@@ -7,7 +7,7 @@ import { coreOps, LATER, type AnyOp, type Handshake, type Limits, type OpContext
 import { checkOptions, integer, oneOf, type Rule } from '../shared/options.js';
 import { isRequestBatch, POSTED, PROTOCOL, TAG, type ReplyBatch, type WireReply } from '../shared/wire.js';
 import { SessionTable } from './session-table.js';
-import { tableRules, type Sessions, type TableOptions } from './sessions.js';
+import { costOf, tableRules, type Sessions, type TableOptions } from './sessions.js';
 
 /**
  * An optional part of the store (the session lock, snapshots): its ops, and what it keeps in the host. The core
@@ -31,7 +31,7 @@ export interface StoreHostOptions extends TableOptions {
   maxUserIdLength?: number | undefined;
   /** How often expired sessions are swept from memory, in ms. @default 60_000 */
   sweepIntervalMs?: number | undefined;
-  /** A table of your own (see sessions.ts); then set maxSessions, defaultTtlMs and absoluteTimeoutMs on it. @default a SessionTable */
+  /** A table of your own (see sessions.ts); then set the table's options (maxSessions, maxTotalBytes, …) on it. @default a SessionTable */
   sessions?: Sessions | undefined;
   /** Optional parts: `sessionLocks`, `snapshots({ file })`. @default none */
   features?: readonly Feature[] | undefined;
@@ -46,6 +46,20 @@ export interface HostStats {
   sessions: number;
   /** Users with at least one session. */
   users: number;
+  /** What the sessions are counted as against maxTotalBytes. */
+  bytes: number;
+  /** Sessions the bounds evicted: to stay within maxSessions, maxTotalBytes, and a user's maxSessionsPerUser. */
+  evictedForCount: number;
+  evictedForBytes: number;
+  evictedForUser: number;
+}
+
+/** What `evicting` tells, once per bound: the table reached it and evicts to stay within it. */
+export interface Evicting {
+  bound: 'maxSessions' | 'maxTotalBytes';
+  limit: number;
+  sessions: number;
+  bytes: number;
 }
 
 type Send = (replies: WireReply[]) => void;
@@ -71,7 +85,9 @@ const noop = () => {};
 
 /**
  * Emits `rejected` (error) for a posted write it refused: no worker waits for that answer, so the primary should
- * log it. Emits `worker-exit` (worker id) when a worker of the attached cluster exits. Features add their own.
+ * log it. Emits `evicting` (Evicting) the first time the table evicts to stay within maxSessions, and the first
+ * time for maxTotalBytes: log it. Emits `worker-exit` (worker id) when a worker of the attached cluster exits.
+ * Features add their own.
  */
 export class StoreHost extends EventEmitter {
   readonly sessions: Sessions;
@@ -81,6 +97,8 @@ export class StoreHost extends EventEmitter {
   readonly #features = new Map<Feature, { state: unknown; close?: () => Promise<void> | void }>();
   readonly #handshake: Handshake;
   readonly #stats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
+  /** The bounds `evicting` was emitted for: once each. */
+  readonly #evicting = new Set<Evicting['bound']>();
   /** Reads waiting for the end of the turn, with the replies their batch already has. */
   #deferred: { requests: unknown[]; send: Send; owner: number; replies: WireReply[] }[] = [];
   #detach: (() => void) | undefined;
@@ -88,12 +106,17 @@ export class StoreHost extends EventEmitter {
   constructor(options: StoreHostOptions = {}) {
     super();
     checkOptions('ClusterStore.setup()', options, rules, hints);
-    const { maxSessions, defaultTtlMs, absoluteTimeoutMs } = options;
-    if (options.sessions !== undefined && [maxSessions, defaultTtlMs, absoluteTimeoutMs].some((value) => value !== undefined)) {
-      throw new TypeError('ClusterStore.setup(): with `sessions` (a table of your own), set maxSessions, defaultTtlMs and absoluteTimeoutMs on that table');
+    const { maxSessions, maxTotalBytes, maxSessionsPerUser, defaultTtlMs, absoluteTimeoutMs } = options;
+    const tableOptions = { maxSessions, maxTotalBytes, maxSessionsPerUser, defaultTtlMs, absoluteTimeoutMs };
+    if (options.sessions !== undefined && Object.values(tableOptions).some((value) => value !== undefined)) {
+      throw new TypeError(`ClusterStore.setup(): with \`sessions\` (a table of your own), set ${Object.keys(tableOptions).join(', ')} on that table`);
     }
-    this.sessions = options.sessions ?? new SessionTable({ maxSessions, defaultTtlMs, absoluteTimeoutMs });
     this.limits = { maxIdLength: options.maxIdLength ?? 256, maxSessionBytes: options.maxSessionBytes ?? 16_384, maxUserIdLength: options.maxUserIdLength ?? 256 };
+    const largest = costOf('x'.repeat(this.limits.maxIdLength), 'x'.repeat(this.limits.maxSessionBytes));
+    if (maxTotalBytes !== undefined && maxTotalBytes < 4 * largest) {
+      throw new TypeError(`ClusterStore.setup(): \`maxTotalBytes\` (${maxTotalBytes}) must hold at least 4 of the largest sessions (maxSessionBytes ${this.limits.maxSessionBytes}, counted as ${largest} bytes each): raise it or lower maxSessionBytes`);
+    }
+    this.sessions = options.sessions ?? new SessionTable(tableOptions);
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     const features = options.features ?? [];
     const names = [...coreOps, ...features.flatMap((feature) => feature.ops ?? [])].map((op) => op.name);
@@ -159,6 +182,7 @@ export class StoreHost extends EventEmitter {
         }
       }
     }
+    this.#tellEvicting();
     return replies;
   }
 
@@ -195,7 +219,21 @@ export class StoreHost extends EventEmitter {
   }
 
   stats(): HostStats {
-    return { ...this.#stats, sessions: this.sessions.size, users: this.sessions.users };
+    const { sessions } = this;
+    const { count, bytes, perUser } = sessions.evictions;
+    return { ...this.#stats, sessions: sessions.size, users: sessions.users, bytes: sessions.bytes, evictedForCount: count, evictedForBytes: bytes, evictedForUser: perUser };
+  }
+
+  /** The first eviction for each bound is news (the table is full: raise the bound, or find who fills it): say it once. */
+  #tellEvicting(): void {
+    const { count, bytes } = this.sessions.evictions;
+    if (count === 0 && bytes === 0) return;
+    for (const [bound, evicted] of [['maxSessions', count], ['maxTotalBytes', bytes]] as const) {
+      if (evicted === 0 || this.#evicting.has(bound)) continue;
+      this.#evicting.add(bound);
+      const limit = this.sessions.bounds[bound];
+      this.emit('evicting', { bound, limit, sessions: this.sessions.size, bytes: this.sessions.bytes } satisfies Evicting);
+    }
   }
 
   readonly #answer = (): void => {

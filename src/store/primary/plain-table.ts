@@ -1,19 +1,18 @@
 // The sessions as plainly as they can be kept, in the primary: a Map of id → entry object. The reference the fast
 // table (session-table.ts) must match: the same tests run against both (the template's test/store/tables.test.ts).
 // It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory and speed for
-// clarity (its re-added Map key per read gets slower as the table fills: see the use order in session-table.ts).
-import { lifetimeOf, maxSecond, parseRecord, tableOptions, toSeconds } from './sessions.js';
-import type { SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
-import { UserIndex } from './user-index.js';
+// clarity (its re-added Map key per read gets slower as the table fills, and eviction and listing walk: see
+// session-table.ts for how the fast one avoids both).
+import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
+import type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 
 interface Entry {
   json: string;
-  /** Expires at the start of this second. */
-  expiresS: number;
-  /** How far each use moves the expiry, in s. */
-  lifetimeS: number;
-  /** Ends at this second whatever its use (Infinity: no absolute timeout). */
-  deadlineS: number;
+  expiresAt: number;
+  /** How far each use moves the expiry, in ms. */
+  lifetime: number;
+  /** Ends then whatever its use (Infinity: no absolute timeout). */
+  deadline: number;
   userId: string | null;
 }
 
@@ -21,7 +20,10 @@ export class PlainTable implements Sessions {
   readonly #options: TableSettings;
   // Map iteration order is insertion order: re-inserting on every use keeps the least recently used first.
   readonly #entries = new Map<string, Entry>();
-  readonly #users = new UserIndex();
+  /** user → (session id → last used), each in use order likewise. */
+  readonly #byUser = new Map<string, Map<string, number>>();
+  #bytes = 0;
+  readonly #evictions: Evictions = { count: 0, bytes: 0, perUser: 0 };
 
   constructor(options: TableOptions = {}) {
     this.#options = tableOptions('PlainTable', options);
@@ -32,50 +34,83 @@ export class PlainTable implements Sessions {
   }
 
   get users(): number {
-    return this.#users.size;
+    return this.#byUser.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get evictions(): Readonly<Evictions> {
+    return this.#evictions;
+  }
+
+  get bounds(): Readonly<Bounds> {
+    return this.#options;
   }
 
   read(sid: string): StoredSession | undefined {
     const now = Date.now();
     const entry = this.#live(sid, now);
     if (entry === undefined) return undefined;
-    entry.expiresS = Math.min(toSeconds(now) + entry.lifetimeS, entry.deadlineS, maxSecond);
+    entry.expiresAt = Math.min(now + entry.lifetime, entry.deadline, maxTime);
     this.#markUsed(sid, entry, now);
-    return [entry.json, entry.expiresS * 1000];
+    return [entry.json, entry.expiresAt];
   }
 
-  set(sid: string, json: string, expiresAt: number | null, userId: string | null = null): void {
+  set(sid: string, json: string, expiresAt: number | null, userId: string | null = null, lifetimeMs?: number | null): void {
     const now = Date.now();
-    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
+    const [expiry, lifetime] = expiryOf(expiresAt, lifetimeMs, now, this.#options.defaultTtlMs);
     if (expiry <= now) return this.destroy(sid);
     // The absolute deadline is set when a session is first saved, and kept by every later save.
-    let deadlineS = Infinity;
-    if (this.#options.absoluteTimeoutMs > 0) deadlineS = this.#live(sid, now)?.deadlineS ?? toSeconds(now + this.#options.absoluteTimeoutMs);
-    this.#insert(sid, { json, expiresS: Math.min(toSeconds(expiry), deadlineS), lifetimeS: lifetimeOf(expiry, now), deadlineS, userId }, now);
+    let deadline = Infinity;
+    if (this.#options.absoluteTimeoutMs > 0) deadline = this.#live(sid, now)?.deadline ?? now + this.#options.absoluteTimeoutMs;
+    this.#insert(sid, { json, expiresAt: Math.min(expiry, deadline), lifetime, deadline, userId }, now);
   }
 
-  touch(sid: string, expiresAt: number | null): void {
+  update(sid: string, json: string, expiresAt: number | null, userId: string | null = null, lifetimeMs?: number | null): boolean {
+    if (this.#live(sid, Date.now()) === undefined) return false;
+    this.set(sid, json, expiresAt, userId, lifetimeMs);
+    return true;
+  }
+
+  touch(sid: string, expiresAt: number | null, lifetimeMs?: number | null): void {
     const now = Date.now();
     const entry = this.#live(sid, now);
     if (entry === undefined) return;
-    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
-    entry.expiresS = Math.min(toSeconds(expiry), entry.deadlineS);
-    entry.lifetimeS = lifetimeOf(expiry, now);
-    if (expiry <= now || entry.expiresS * 1000 <= now) this.destroy(sid);
+    const [expiry, lifetime] = expiryOf(expiresAt, lifetimeMs, now, this.#options.defaultTtlMs);
+    entry.expiresAt = Math.min(expiry, entry.deadline);
+    entry.lifetime = lifetime;
+    if (entry.expiresAt <= now) this.destroy(sid);
     else this.#markUsed(sid, entry, now);
   }
 
-  /** Every path that removes a session comes here, so the user index stays exact. */
+  /** Every path that removes a session comes here, so the byte count and the user index stay exact. */
   destroy(sid: string): void {
     const entry = this.#entries.get(sid);
     if (entry === undefined) return;
     this.#entries.delete(sid);
-    if (entry.userId !== null) this.#users.delete(entry.userId, sid);
+    this.#bytes -= costOf(sid, entry.json);
+    if (entry.userId !== null) this.#leaveUser(entry.userId, sid);
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
+    for (const [sid, entry] of this.#walk()) yield [sid, entry.json, entry.expiresAt];
+  }
+
+  *records(): Generator<SessionRecord> {
+    for (const [sid, { json, expiresAt, lifetime, deadline, userId }] of this.#walk()) {
+      yield [sid, json, expiresAt, lifetime, Number.isFinite(deadline) ? deadline : null, userId];
+    }
+  }
+
+  /** Live sessions without a user, least recently used first, then those with one: the order eviction takes them in. */
+  *#walk(): Generator<[string, Entry]> {
     const now = Date.now();
-    for (const [sid, entry] of this.#entries) if (entry.expiresS * 1000 > now) yield [sid, entry.json, entry.expiresS * 1000];
+    const all = [...this.#entries];
+    for (const [sid, entry] of [...all.filter(([, e]) => e.userId === null), ...all.filter(([, e]) => e.userId !== null)]) {
+      if (this.#entries.get(sid) === entry && entry.expiresAt > now) yield [sid, entry];
+    }
   }
 
   length(): number {
@@ -85,14 +120,15 @@ export class PlainTable implements Sessions {
 
   clear(): void {
     this.#entries.clear();
-    this.#users.clear();
+    this.#byUser.clear();
+    this.#bytes = 0;
   }
 
   sweep(): number {
     const now = Date.now();
     let removed = 0;
-    for (const [sid, entry] of this.#entries) {
-      if (entry.expiresS * 1000 <= now) {
+    for (const [sid, entry] of [...this.#entries]) {
+      if (entry.expiresAt <= now) {
         this.destroy(sid);
         removed++;
       }
@@ -100,57 +136,90 @@ export class PlainTable implements Sessions {
     return removed;
   }
 
-  *records(): Generator<SessionRecord> {
-    const now = Date.now();
-    for (const [sid, { json, expiresS, lifetimeS, deadlineS, userId }] of this.#entries) {
-      if (expiresS * 1000 > now) yield [sid, json, expiresS, lifetimeS, Number.isFinite(deadlineS) ? deadlineS : null, userId];
-    }
-  }
-
   restore(value: unknown): boolean {
     const record = parseRecord(value);
     if (record === undefined) return false;
-    const [sid, json, expiresS, lifetimeS, deadlineS, userId] = record;
+    const [sid, json, expiresAt, lifetime, deadline, userId] = record;
     // A restored session was last used, as far as the record tells, when its expiry was last rolled.
-    if (expiresS * 1000 > Date.now()) this.#insert(sid, { json, expiresS, lifetimeS, deadlineS: deadlineS ?? Infinity, userId }, (expiresS - lifetimeS) * 1000);
+    if (expiresAt > Date.now()) this.#insert(sid, { json, expiresAt, lifetime, deadline: deadline ?? Infinity, userId }, expiresAt - lifetime);
     return true;
   }
 
   userSessions(userId: string, limit: number): UserSession[] {
-    return this.#users.list(userId, limit, this.#found);
+    const found: UserSession[] = [];
+    const now = Date.now();
+    for (const [sid, usedAt] of [...(this.#byUser.get(userId) ?? [])].reverse()) {
+      if (found.length >= limit) break;
+      const entry = this.#live(sid, now);
+      if (entry !== undefined) found.push([sid, entry.json, entry.expiresAt, usedAt]);
+    }
+    return found;
   }
 
   destroyUser(userId: string, except: string | null): number {
-    return this.#users.endAll(userId, except, this.#found, (sid) => this.destroy(sid));
+    let ended = 0;
+    const now = Date.now();
+    for (const sid of [...(this.#byUser.get(userId)?.keys() ?? [])]) {
+      if (sid === except || this.#live(sid, now) === undefined) continue;
+      this.destroy(sid);
+      ended++;
+    }
+    return ended;
   }
-
-  /** A live session's JSON and expiry, for the user index. */
-  readonly #found = (sid: string): [string, number] | undefined => {
-    const entry = this.#live(sid, Date.now());
-    return entry === undefined ? undefined : [entry.json, entry.expiresS * 1000];
-  };
 
   /** A live entry; an expired one is removed on the way. */
   #live(sid: string, now: number): Entry | undefined {
     const entry = this.#entries.get(sid);
-    if (entry === undefined || entry.expiresS * 1000 > now) return entry;
+    if (entry === undefined || entry.expiresAt > now) return entry;
     this.destroy(sid);
     return undefined;
   }
 
   #insert(sid: string, entry: Entry, usedAt: number): void {
     const before = this.#entries.get(sid);
-    if (before?.userId != null && before.userId !== entry.userId) this.#users.delete(before.userId, sid);
+    if (before === undefined) this.#bytes += costOf(sid, entry.json);
+    else this.#bytes += 2 * (entry.json.length - before.json.length);
+    if (before?.userId != null && before.userId !== entry.userId) this.#leaveUser(before.userId, sid);
     this.#markUsed(sid, entry, usedAt);
-    for (const oldest of this.#entries.keys()) {
-      if (this.#entries.size <= this.#options.maxSessions) break;
-      this.destroy(oldest);
+    const user = entry.userId === null ? undefined : this.#byUser.get(entry.userId)!;
+    while (user !== undefined && user.size > this.#options.maxSessionsPerUser) {
+      this.destroy(user.keys().next().value!);
+      this.#evictions.perUser++;
     }
+    while (this.#entries.size > this.#options.maxSessions || this.#bytes > this.#options.maxTotalBytes) {
+      const victim = this.#leastRecentlyUsed(sid);
+      if (victim === undefined) return;
+      if (this.#entries.size > this.#options.maxSessions) this.#evictions.count++;
+      else this.#evictions.bytes++;
+      this.destroy(victim);
+    }
+  }
+
+  /** The session eviction takes: the least recently used without a user, else with one; never `kept`. */
+  #leastRecentlyUsed(kept: string): string | undefined {
+    let withUser: string | undefined;
+    for (const [sid, entry] of this.#entries) {
+      if (sid === kept) continue;
+      if (entry.userId === null) return sid;
+      withUser ??= sid;
+    }
+    return withUser;
   }
 
   #markUsed(sid: string, entry: Entry, atMs: number): void {
     this.#entries.delete(sid);
     this.#entries.set(sid, entry);
-    if (entry.userId !== null) this.#users.put(entry.userId, sid, atMs);
+    if (entry.userId === null) return;
+    let sessions = this.#byUser.get(entry.userId);
+    if (sessions === undefined) this.#byUser.set(entry.userId, (sessions = new Map<string, number>()));
+    sessions.delete(sid);
+    sessions.set(sid, atMs);
+  }
+
+  #leaveUser(userId: string, sid: string): void {
+    const sessions = this.#byUser.get(userId);
+    if (sessions === undefined) return;
+    sessions.delete(sid);
+    if (sessions.size === 0) this.#byUser.delete(userId);
   }
 }

@@ -1,12 +1,19 @@
-// The fast table, in the primary: the sessions with expiry and a least-recently-used bound, without an object per
-// session. The Map holds each id's slot number (a small integer), and a slot's JSON and times live in flat
-// arrays: heap per session is the id, the JSON and little else (`npm run bench:store` measures it). Times are
-// kept to the second, as cookies keep them, in 32-bit unsigned integers (good until 2106). The use order is a
-// list linked through two more arrays, so a read changes numbers only, never the Map (see #markUsed). It must
-// behave exactly as plain-table.ts: the template's test/store/tables.test.ts runs both through the same tests.
-import { lifetimeOf, maxSecond, parseRecord, tableOptions, toSeconds } from './sessions.js';
-import type { SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
-import { UserIndex } from './user-index.js';
+// The fast table, in the primary: the sessions with expiry and their bounds, without an object per session. The
+// Map holds each id's slot number (a small integer), and a slot's JSON and times live in flat arrays: heap per
+// session is the id, the JSON and little else (`npm run bench:store` measures it). Times are ms since the epoch,
+// in Float64Arrays. The use order is two lists linked through two more arrays (sessions without a user, sessions
+// with one), so a read changes numbers only, never the Map (see #markUsed), and eviction takes the least recently
+// used session without a user before any with one, in one step. It must behave exactly as plain-table.ts: the
+// template's test/store/tables.test.ts runs both through the same tests.
+import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
+import type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
+import { UserLists } from './user-index.js';
+
+/** The two use orders: sessions without a user are evicted first. */
+const anonymous = 0;
+const signedIn = 1;
+type Order = typeof anonymous | typeof signedIn;
+const orders = [anonymous, signedIn] as const;
 
 export class SessionTable implements Sessions {
   readonly #options: TableSettings;
@@ -15,28 +22,28 @@ export class SessionTable implements Sessions {
   /** slot → id, for the walks in use order (eviction, sweep, snapshots). */
   #sids: string[] = [];
   #json: string[] = [];
-  /** Expires at the start of this second (since the epoch). */
-  #expiresS = new Uint32Array(initialSlots);
-  /** How far each use moves the expiry, in s: the lifetime the session was last saved or touched with. */
-  #lifetimeS = new Uint32Array(initialSlots);
-  /** Only with an absolute timeout: the second the session ends whatever its use (0: none). */
-  #deadlineS: Uint32Array<ArrayBuffer> | undefined;
+  #expiresAt = new Float64Array(initialSlots);
+  /** How far each use moves the expiry, in ms: the lifetime the session was last saved or touched with. */
+  #lifetime = new Float64Array(initialSlots);
+  /** Only with an absolute timeout: when the session ends whatever its use (0: none). */
+  #deadline: Float64Array<ArrayBuffer> | undefined;
   /**
-   * The use order, least recently used first: a list doubly linked through slot numbers (none: -1). Moving a
-   * session to the end on every read by deleting and re-adding its Map key, as the plain table does, leaves a
-   * deleted entry in the key's hash bucket each time, which every later add of that key walks until V8 rehashes
-   * the Map: with a full table and a few busy sessions, each read walks thousands (the README's "fast table"
-   * gives the figures).
+   * The use orders, least recently used first: lists doubly linked through slot numbers (none: -1), one per
+   * Order. Moving a session to the end on every read by deleting and re-adding its Map key, as the plain table
+   * does, leaves a deleted entry in the key's hash bucket each time, which every later add of that key walks until
+   * V8 rehashes the Map: with a full table and a few busy sessions, each read walks thousands (the README's "fast
+   * table" gives the figures).
    */
   #prev = new Int32Array(initialSlots);
   #next = new Int32Array(initialSlots);
-  #head = none;
-  #tail = none;
+  readonly #head: [number, number] = [none, none];
+  readonly #tail: [number, number] = [none, none];
   /** Slots of removed sessions, handed out again first. */
   #free: number[] = [];
-  /** Sessions with a user only: slot → user id. Empty (and never looked at) while no session has a user. */
-  readonly #userOf = new Map<number, string>();
-  readonly #users = new UserIndex();
+  #bytes = 0;
+  readonly #evictions: Evictions = { count: 0, bytes: 0, perUser: 0 };
+  /** Sessions with a user only; never looked at while no session has one. */
+  readonly #users = new UserLists();
 
   constructor(options: TableOptions = {}) {
     this.#options = tableOptions('SessionTable', options);
@@ -47,50 +54,67 @@ export class SessionTable implements Sessions {
   }
 
   get users(): number {
-    return this.#users.size;
+    return this.#users.users;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get evictions(): Readonly<Evictions> {
+    return this.#evictions;
+  }
+
+  get bounds(): Readonly<Bounds> {
+    return this.#options;
   }
 
   read(sid: string): StoredSession | undefined {
     const now = Date.now();
     const slot = this.#live(sid, now);
     if (slot === undefined) return undefined;
-    const expiresS = Math.min(toSeconds(now) + this.#lifetimeS[slot]!, this.#deadline(slot), maxSecond);
-    this.#expiresS[slot] = expiresS;
-    this.#markUsed(sid, slot, now);
-    return [this.#json[slot]!, expiresS * 1000];
+    const expiresAt = Math.min(now + this.#lifetime[slot]!, this.#deadlineOf(slot), maxTime);
+    this.#expiresAt[slot] = expiresAt;
+    this.#markUsed(slot, now);
+    return [this.#json[slot]!, expiresAt];
   }
 
-  set(sid: string, json: string, expiresAt: number | null, userId: string | null = null): void {
+  set(sid: string, json: string, expiresAt: number | null, userId: string | null = null, lifetimeMs?: number | null): void {
     const now = Date.now();
-    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
+    const [expiry, lifetime] = expiryOf(expiresAt, lifetimeMs, now, this.#options.defaultTtlMs);
     if (expiry <= now) {
       // A session saved already expired is a logout in all but name.
       this.#remove(sid);
       return;
     }
     // The absolute deadline is set when a session is first saved, and kept by every later save.
-    let deadlineS = Infinity;
+    let deadline = Infinity;
     if (this.#options.absoluteTimeoutMs > 0) {
       const current = this.#live(sid, now);
-      deadlineS = current === undefined ? toSeconds(now + this.#options.absoluteTimeoutMs) : this.#deadline(current);
+      deadline = current === undefined ? now + this.#options.absoluteTimeoutMs : this.#deadlineOf(current);
     }
-    this.#insert(sid, json, Math.min(toSeconds(expiry), deadlineS), lifetimeOf(expiry, now), deadlineS, userId, now);
+    this.#insert(sid, json, Math.min(expiry, deadline), lifetime, deadline, userId, now);
   }
 
-  touch(sid: string, expiresAt: number | null): void {
+  update(sid: string, json: string, expiresAt: number | null, userId: string | null = null, lifetimeMs?: number | null): boolean {
+    if (this.#live(sid, Date.now()) === undefined) return false;
+    this.set(sid, json, expiresAt, userId, lifetimeMs);
+    return true;
+  }
+
+  touch(sid: string, expiresAt: number | null, lifetimeMs?: number | null): void {
     const now = Date.now();
     const slot = this.#live(sid, now);
     if (slot === undefined) return;
-    const expiry = expiresAt ?? now + this.#options.defaultTtlMs;
-    if (expiry <= now) {
+    const [expiry, lifetime] = expiryOf(expiresAt, lifetimeMs, now, this.#options.defaultTtlMs);
+    const capped = Math.min(expiry, this.#deadlineOf(slot));
+    if (capped <= now) {
       this.#remove(sid);
       return;
     }
-    const expiresS = Math.min(toSeconds(expiry), this.#deadline(slot));
-    this.#expiresS[slot] = expiresS;
-    this.#lifetimeS[slot] = lifetimeOf(expiry, now);
-    if (expiresS * 1000 <= now) this.#remove(sid);
-    else this.#markUsed(sid, slot, now);
+    this.#expiresAt[slot] = capped;
+    this.#lifetime[slot] = lifetime;
+    this.#markUsed(slot, now);
   }
 
   destroy(sid: string): void {
@@ -98,67 +122,70 @@ export class SessionTable implements Sessions {
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
-    const now = Date.now();
-    const [sids, slots] = this.#inUseOrder();
-    for (let i = 0; i < slots.length; i++) {
-      const sid = sids[i]!;
-      const slot = slots[i]!;
-      const expiresAt = this.#expiresS[slot]! * 1000;
-      if (this.#slots.get(sid) === slot && expiresAt > now) yield [sid, this.#json[slot]!, expiresAt];
-    }
+    for (const slot of this.#walk()) yield [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!];
   }
 
   *records(): Generator<SessionRecord> {
-    const now = Date.now();
-    const [sids, slots] = this.#inUseOrder();
-    for (let i = 0; i < slots.length; i++) {
-      const sid = sids[i]!;
-      const slot = slots[i]!;
-      const expiresS = this.#expiresS[slot]!;
-      const deadlineS = this.#deadline(slot);
-      if (this.#slots.get(sid) === slot && expiresS * 1000 > now) {
-        yield [sid, this.#json[slot]!, expiresS, this.#lifetimeS[slot]!, Number.isFinite(deadlineS) ? deadlineS : null, this.#userOf.get(slot) ?? null];
-      }
+    for (const slot of this.#walk()) {
+      const deadline = this.#deadlineOf(slot);
+      const user = this.#users.empty ? undefined : this.#users.userOf(slot);
+      yield [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!, this.#lifetime[slot]!, Number.isFinite(deadline) ? deadline : null, user ?? null];
     }
   }
 
   /**
-   * The sessions as they are when a walk starts, least recently used first: their ids and slots. A walk yields
-   * each once, in that order, skipping any removed meanwhile (its slot may hold another session by then), so a
-   * caller may read, save or destroy sessions between two steps.
+   * The live sessions as they are when the walk starts, in use order: without a user, then with one. Each once,
+   * skipping any removed meanwhile (its slot may hold another session by then), so a caller may read, save or
+   * destroy sessions between two steps.
    */
-  #inUseOrder(): [sids: string[], slots: Int32Array] {
+  *#walk(): Generator<number> {
+    const now = Date.now();
     const sids: string[] = [];
     const slots = new Int32Array(this.#slots.size);
-    for (let slot = this.#head, i = 0; slot !== none; slot = this.#next[slot]!, i++) {
-      sids.push(this.#sids[slot]!);
-      slots[i] = slot;
+    let i = 0;
+    for (const order of orders) {
+      for (let slot = this.#head[order]; slot !== none; slot = this.#next[slot]!, i++) {
+        sids.push(this.#sids[slot]!);
+        slots[i] = slot;
+      }
     }
-    return [sids, slots];
+    for (let j = 0; j < i; j++) {
+      const slot = slots[j]!;
+      if (this.#slots.get(sids[j]!) === slot && this.#expiresAt[slot]! > now) yield slot;
+    }
   }
 
   restore(value: unknown): boolean {
     const record = parseRecord(value);
     if (record === undefined) return false;
-    const [sid, json, expiresS, lifetime, deadlineS, userId] = record;
+    const [sid, json, expiresAt, lifetime, deadline, userId] = record;
     // A restored session was last used, as far as the record tells, when its expiry was last rolled.
-    if (expiresS * 1000 > Date.now()) this.#insert(sid, json, expiresS, lifetime, deadlineS ?? Infinity, userId, (expiresS - lifetime) * 1000);
+    if (expiresAt > Date.now()) this.#insert(sid, json, expiresAt, lifetime, deadline ?? Infinity, userId, expiresAt - lifetime);
     return true;
   }
 
   userSessions(userId: string, limit: number): UserSession[] {
-    return this.#users.list(userId, limit, this.#found);
+    const found: UserSession[] = [];
+    const now = Date.now();
+    for (const slot of this.#users.newestFirst(userId)) {
+      if (found.length >= limit) break;
+      const sid = this.#sids[slot]!;
+      if (this.#live(sid, now) !== undefined) found.push([sid, this.#json[slot]!, this.#expiresAt[slot]!, this.#users.usedAt(slot)]);
+    }
+    return found;
   }
 
   destroyUser(userId: string, except: string | null): number {
-    return this.#users.endAll(userId, except, this.#found, (sid) => this.#remove(sid));
+    let ended = 0;
+    const now = Date.now();
+    for (const slot of this.#users.newestFirst(userId)) {
+      const sid = this.#sids[slot]!;
+      if (sid === except || this.#live(sid, now) === undefined) continue;
+      this.#remove(sid);
+      ended++;
+    }
+    return ended;
   }
-
-  /** A live session's JSON and expiry, for the user index. */
-  readonly #found = (sid: string): [string, number] | undefined => {
-    const slot = this.#live(sid, Date.now());
-    return slot === undefined ? undefined : [this.#json[slot]!, this.#expiresS[slot]! * 1000];
-  };
 
   length(): number {
     this.sweep();
@@ -169,27 +196,30 @@ export class SessionTable implements Sessions {
     this.#slots.clear();
     this.#sids = [];
     this.#json = [];
-    this.#expiresS = new Uint32Array(initialSlots);
-    this.#lifetimeS = new Uint32Array(initialSlots);
-    this.#deadlineS = undefined;
+    this.#expiresAt = new Float64Array(initialSlots);
+    this.#lifetime = new Float64Array(initialSlots);
+    this.#deadline = undefined;
     this.#prev = new Int32Array(initialSlots);
     this.#next = new Int32Array(initialSlots);
-    this.#head = this.#tail = none;
+    this.#head.fill(none);
+    this.#tail.fill(none);
     this.#free = [];
-    this.#userOf.clear();
+    this.#bytes = 0;
     this.#users.clear();
   }
 
   sweep(): number {
     const now = Date.now();
     let removed = 0;
-    for (let slot = this.#head; slot !== none; ) {
-      const next = this.#next[slot]!;
-      if (this.#expiresS[slot]! * 1000 <= now) {
-        this.#remove(this.#sids[slot]!);
-        removed++;
+    for (const order of orders) {
+      for (let slot = this.#head[order]; slot !== none; ) {
+        const next = this.#next[slot]!;
+        if (this.#expiresAt[slot]! <= now) {
+          this.#remove(this.#sids[slot]!);
+          removed++;
+        }
+        slot = next;
       }
-      slot = next;
     }
     return removed;
   }
@@ -197,44 +227,74 @@ export class SessionTable implements Sessions {
   /** The slot of a live session; an expired one is removed on the way. */
   #live(sid: string, now: number): number | undefined {
     const slot = this.#slots.get(sid);
-    if (slot === undefined || this.#expiresS[slot]! * 1000 > now) return slot;
+    if (slot === undefined || this.#expiresAt[slot]! > now) return slot;
     this.#remove(sid);
     return undefined;
   }
 
-  #deadline(slot: number): number {
-    return this.#deadlineS?.[slot] || Infinity;
+  #deadlineOf(slot: number): number {
+    return this.#deadline?.[slot] || Infinity;
   }
 
-  #insert(sid: string, json: string, expiresS: number, lifetime: number, deadlineS: number, userId: string | null, usedAt: number): void {
+  #insert(sid: string, json: string, expiresAt: number, lifetime: number, deadline: number, userId: string | null, usedAt: number): void {
     let slot = this.#slots.get(sid);
+    const order: Order = userId === null ? anonymous : signedIn;
     if (slot === undefined) {
       slot = this.#allocate();
       this.#slots.set(sid, slot);
       this.#sids[slot] = sid;
-      this.#append(slot);
+      this.#bytes += costOf(sid, json);
     } else {
-      this.#moveToEnd(slot);
+      this.#unlink(slot);
+      this.#bytes += 2 * (json.length - this.#json[slot]!.length);
     }
-    this.#setUser(sid, slot, userId, usedAt);
+    this.#append(slot, order);
+    if (userId !== null || !this.#users.empty) this.#users.assign(slot, userId, usedAt);
     this.#json[slot] = json;
-    this.#expiresS[slot] = expiresS;
-    this.#lifetimeS[slot] = lifetime;
-    if (Number.isFinite(deadlineS)) (this.#deadlineS ??= new Uint32Array(this.#expiresS.length))[slot] = deadlineS;
-    else if (this.#deadlineS !== undefined) this.#deadlineS[slot] = 0;
-    if (this.#slots.size > this.#options.maxSessions) this.#evictOldest();
+    this.#expiresAt[slot] = expiresAt;
+    this.#lifetime[slot] = lifetime;
+    if (Number.isFinite(deadline)) (this.#deadline ??= new Float64Array(this.#expiresAt.length))[slot] = deadline;
+    else if (this.#deadline !== undefined) this.#deadline[slot] = 0;
+    if (userId !== null && this.#users.count(userId) > this.#options.maxSessionsPerUser) this.#endOldestOf(userId);
+    if (this.#slots.size > this.#options.maxSessions || this.#bytes > this.#options.maxTotalBytes) this.#evict(slot);
   }
 
-  /** Every path that removes a session comes here, so the use order and the user index stay exact. */
+  /** The user is over maxSessionsPerUser: their least recently used session ends (never the one just saved: it is the most recent). */
+  #endOldestOf(userId: string): void {
+    while (this.#users.count(userId) > this.#options.maxSessionsPerUser) {
+      this.#remove(this.#sids[this.#users.oldest(userId)]!);
+      this.#evictions.perUser++;
+    }
+  }
+
+  /**
+   * Over a bound: the least recently used session without a user goes, then (none left) the least recently used
+   * with one. Never `kept`, the session just saved: its save would be a lie. So a flood of new sessions without a
+   * user evicts none with a user while another without one remains.
+   */
+  #evict(kept: number): void {
+    while (this.#slots.size > this.#options.maxSessions || this.#bytes > this.#options.maxTotalBytes) {
+      let victim = this.#head[anonymous];
+      if (victim === kept) victim = this.#next[victim]!;
+      if (victim === none) victim = this.#head[signedIn] === kept ? this.#next[kept]! : this.#head[signedIn];
+      if (victim === none) return;
+      if (this.#slots.size > this.#options.maxSessions) this.#evictions.count++;
+      else this.#evictions.bytes++;
+      this.#remove(this.#sids[victim]!);
+    }
+  }
+
+  /** Every path that removes a session comes here, so the use orders, the byte count and the user lists stay exact. */
   #remove(sid: string): void {
     const slot = this.#slots.get(sid);
     if (slot === undefined) return;
     this.#slots.delete(sid);
     this.#unlink(slot);
+    this.#bytes -= costOf(sid, this.#json[slot]!);
     this.#json[slot] = ''; // let go of the JSON now
     this.#sids[slot] = '';
     this.#free.push(slot);
-    if (this.#userOf.size > 0) this.#setUser(sid, slot, null, 0);
+    if (!this.#users.empty) this.#users.remove(slot);
   }
 
   #allocate(): number {
@@ -243,70 +303,57 @@ export class SessionTable implements Sessions {
     const slot = this.#json.length;
     this.#json.push('');
     this.#sids.push('');
-    if (slot === this.#expiresS.length) {
-      this.#expiresS = grown(this.#expiresS, Uint32Array);
-      this.#lifetimeS = grown(this.#lifetimeS, Uint32Array);
+    if (slot === this.#expiresAt.length) {
+      this.#expiresAt = grown(this.#expiresAt, Float64Array);
+      this.#lifetime = grown(this.#lifetime, Float64Array);
       this.#prev = grown(this.#prev, Int32Array);
       this.#next = grown(this.#next, Int32Array);
-      if (this.#deadlineS !== undefined) this.#deadlineS = grown(this.#deadlineS, Uint32Array);
+      if (this.#deadline !== undefined) this.#deadline = grown(this.#deadline, Float64Array);
     }
     return slot;
   }
 
-  /** Links `slot` in as the most recently used. */
-  #append(slot: number): void {
-    this.#prev[slot] = this.#tail;
+  /** Links `slot` in as the most recently used of `order`; #orderOf tells later which list it is in. */
+  #append(slot: number, order: Order): void {
+    const tail = this.#tail[order];
+    this.#prev[slot] = tail;
     this.#next[slot] = none;
-    if (this.#tail === none) this.#head = slot;
-    else this.#next[this.#tail] = slot;
-    this.#tail = slot;
+    if (tail === none) this.#head[order] = slot;
+    else this.#next[tail] = slot;
+    this.#tail[order] = slot;
   }
 
   #unlink(slot: number): void {
+    const order = this.#orderOf(slot);
     const prev = this.#prev[slot]!;
     const next = this.#next[slot]!;
-    if (prev === none) this.#head = next;
+    if (prev === none) this.#head[order] = next;
     else this.#next[prev] = next;
-    if (next === none) this.#tail = prev;
+    if (next === none) this.#tail[order] = prev;
     else this.#prev[next] = prev;
   }
 
-  #moveToEnd(slot: number): void {
-    if (slot === this.#tail) return;
-    this.#unlink(slot);
-    this.#append(slot);
+  /** Which list `slot` is in: a session is in the signed-in order exactly when the user lists know it. */
+  #orderOf(slot: number): Order {
+    return this.#users.empty || this.#users.userOf(slot) === undefined ? anonymous : signedIn;
   }
 
-  #markUsed(sid: string, slot: number, now: number): void {
-    this.#moveToEnd(slot);
-    if (this.#userOf.size === 0) return;
-    const userId = this.#userOf.get(slot);
-    if (userId !== undefined) this.#users.put(userId, sid, now);
-  }
-
-  /** Slot `slot` (session `sid`) now belongs to `userId` (null: to no user), last used at `usedAt`. */
-  #setUser(sid: string, slot: number, userId: string | null, usedAt: number): void {
-    const before = this.#userOf.size === 0 ? undefined : this.#userOf.get(slot);
-    if (before !== undefined && before !== userId) {
-      this.#userOf.delete(slot);
-      this.#users.delete(before, sid);
+  #markUsed(slot: number, now: number): void {
+    const order = this.#orderOf(slot);
+    if (slot !== this.#tail[order]) {
+      this.#unlink(slot);
+      this.#append(slot, order);
     }
-    if (userId === null) return;
-    this.#userOf.set(slot, userId);
-    this.#users.put(userId, sid, usedAt);
-  }
-
-  #evictOldest(): void {
-    while (this.#slots.size > this.#options.maxSessions) this.#remove(this.#sids[this.#head]!);
+    if (order === signedIn) this.#users.used(slot, now);
   }
 }
 
 const initialSlots = 1024;
-/** No slot: the end of the use order. */
+/** No slot: the end of a use order. */
 const none = -1;
 
 /** A copy of `array` twice as long. */
-function grown<T extends Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, Type: new (length: number) => T): T {
+function grown<T extends Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer>>(array: T, Type: new (length: number) => T): T {
   const bigger = new Type(array.length * 2);
   bigger.set(array);
   return bigger;

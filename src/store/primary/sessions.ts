@@ -1,46 +1,69 @@
 // The seam between the host and the sessions it holds, in the primary: the Sessions interface, the rules both
 // tables follow, and the options of the built-in ones. Plug in another table (lru-cache, say) by implementing
 // Sessions and passing it to ClusterStore.setup({ sessions }); run test/store/tables.test.ts against it.
+import { getHeapStatistics } from 'node:v8';
 import { checkOptions, integer } from '../shared/options.js';
 
-/** A session as a read returns it (and as the host sends it): [json, expiresAt in ms, on a whole second]. */
+/** A session as a read returns it (and as the host sends it): [json, expiresAt in ms since the epoch]. */
 export type StoredSession = [json: string, expiresAt: number];
 
 /**
- * A session as a snapshot keeps it: [id, json, expires (s), lifetime (s), absolute deadline (s) or null, user id
- * or null]. Records of snapshots written before users were indexed have no sixth element: no user.
+ * A session as a snapshot keeps it: [id, json, expires at, lifetime, absolute deadline or null, user id or null],
+ * times in ms. (Snapshots of versions 1 and 2 kept seconds; the snapshot feature converts them when it loads.)
  */
-export type SessionRecord = [sid: string, json: string, expiresS: number, lifetimeS: number, deadlineS: number | null, userId: string | null];
+export type SessionRecord = [sid: string, json: string, expiresAt: number, lifetimeMs: number, deadlineAt: number | null, userId: string | null];
 
 /** One of a user's sessions as listing returns it: [id, json, expires at (ms), last used at (ms)]. */
 export type UserSession = [sid: string, json: string, expiresAt: number, lastUsedAt: number];
 
+/** How many sessions the bounds have evicted so far, by the bound that did it. */
+export interface Evictions {
+  /** To stay within maxSessions. */
+  count: number;
+  /** To stay within maxTotalBytes. */
+  bytes: number;
+  /** A user's least recently used session, to stay within maxSessionsPerUser. */
+  perUser: number;
+}
+
+export interface Bounds {
+  maxSessions: number;
+  maxTotalBytes: number;
+  maxSessionsPerUser: number;
+}
+
 /**
  * What the host needs of a table. Expiry follows `expiresAt` (ms since the epoch; null: `defaultTtlMs` from now),
- * kept to the second and rounded up. An expired session is never returned. Any string is an id.
+ * to the millisecond. An expired session is never returned. Any string is an id. A session's lifetime is how far
+ * each read rolls its expiry: `lifetimeMs` when a save or touch gives it (express-session's cookie.originalMaxAge),
+ * else the time from then to `expiresAt`.
  */
 export interface Sessions {
   /** Sessions held, expired ones not yet swept included. */
   readonly size: number;
   /**
-   * A live session and its expiry. Reading is use: the expiry rolls forward by the lifetime the session was last
-   * saved or touched with (what express-session's touch at the end of the request asks for, so the store can
-   * skip it), and the session becomes the most recently used.
+   * A live session and its expiry. Reading is use: the expiry rolls forward by the session's lifetime (what
+   * express-session's touch at the end of the request asks for, so the store can skip it), and the session
+   * becomes the most recently used.
    */
   read(sid: string): StoredSession | undefined;
   /**
-   * Stores `json`, belonging to `userId` (null: no user); an `expiresAt` already past removes the session instead
-   * (a logout in all but name).
+   * Stores `json`, belonging to `userId` (null: no user), creating the session or replacing it; an `expiresAt`
+   * already past removes the session instead (a logout in all but name). For a new session.
    */
-  set(sid: string, json: string, expiresAt: number | null, userId?: string | null): void;
+  set(sid: string, json: string, expiresAt: number | null, userId?: string | null, lifetimeMs?: number | null): void;
+  /**
+   * As set, but only while the session is live: a session that ended (destroyed, revoked, expired, evicted) is
+   * never re-created by a save of a request that loaded it earlier. Returns false, storing nothing, when it ended.
+   */
+  update(sid: string, json: string, expiresAt: number | null, userId?: string | null, lifetimeMs?: number | null): boolean;
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
-  touch(sid: string, expiresAt: number | null): void;
+  touch(sid: string, expiresAt: number | null, lifetimeMs?: number | null): void;
   destroy(sid: string): void;
   /**
-   * Every live session, least recently used first. The host and the snapshots take a walk whole, at once (as
-   * `Array.from` does); what a walk yields while sessions change during it is the table's own affair (the fast
-   * table skips those removed meanwhile and yields no new ones; the plain one follows its Map, and a session
-   * read during the walk comes again at its end).
+   * Every live session: those without a user, least recently used first, then those with one, likewise. The host
+   * and the snapshots take a walk whole, at once (as `Array.from` does); a walk yields the sessions live when it
+   * started, skipping any removed on the way.
    */
   entries(): Iterable<[sid: string, json: string, expiresAt: number]>;
   /** Live sessions: sweeps first. */
@@ -48,21 +71,38 @@ export interface Sessions {
   clear(): void;
   /** Drops every expired session; returns how many went. */
   sweep(): number;
-  /** Every live session as a record (snapshots), least recently used first; walked as `entries()` is. */
+  /** Every live session as a record (snapshots), in the order of `entries()`, walked as it is. */
   records(): Iterable<SessionRecord>;
   /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean;
   /** Users with at least one session held. */
   readonly users: number;
-  /** A user's live sessions, most recently used first, at most `limit`. Listing is not use: nothing rolls. */
+  /** Bytes the sessions are counted as (see maxTotalBytes). */
+  readonly bytes: number;
+  /** Sessions the bounds evicted since the table was made. */
+  readonly evictions: Readonly<Evictions>;
+  /** The bounds it keeps to. */
+  readonly bounds: Readonly<Bounds>;
+  /**
+   * A user's live sessions, most recently used first, at most `limit`; costs in proportion to `limit`, not to the
+   * user's sessions. Listing is not use: nothing rolls.
+   */
   userSessions(userId: string, limit: number): UserSession[];
   /** Ends every session of `userId` but `except`; returns how many live ones ended. */
   destroyUser(userId: string, except: string | null): number;
 }
 
 export interface TableOptions {
-  /** Most sessions held at once; beyond it the least recently used are evicted. @default 100_000 */
+  /** Most sessions held at once; beyond it sessions are evicted (see `Sessions`: those without a user first). @default 100_000 */
   maxSessions?: number | undefined;
+  /**
+   * Most bytes the sessions may take in the primary's heap, counted as 2 bytes a character of id and JSON (what
+   * a string of non-Latin-1 text takes in V8; plain ASCII takes half) plus `bytesPerSession` each. Beyond it
+   * sessions are evicted as for maxSessions. @default half the primary's heap limit (v8.getHeapStatistics())
+   */
+  maxTotalBytes?: number | undefined;
+  /** Most sessions one user holds; a save beyond it ends that user's least recently used session. @default 100 */
+  maxSessionsPerUser?: number | undefined;
   /** Lifetime of a session whose cookie has no expiry (a browser-session cookie), in ms. @default 86_400_000 */
   defaultTtlMs?: number | undefined;
   /**
@@ -72,13 +112,24 @@ export interface TableOptions {
   absoluteTimeoutMs?: number | undefined;
 }
 
-const tableDefaults = { maxSessions: 100_000, defaultTtlMs: 86_400_000, absoluteTimeoutMs: 0 } as const;
+/** What a session costs beyond its id and JSON, as the byte bound counts it: the table's slots, the Map entry, two string headers. */
+export const bytesPerSession = 128;
 
-export const tableRules = { maxSessions: integer(1), defaultTtlMs: integer(1), absoluteTimeoutMs: integer(0) };
+/** Most sessions one user may be allowed (maxSessionsPerUser): a listing can then show all of them. */
+export const maxPerUserLimit = 1000;
+
+const tableDefaults = { maxSessions: 100_000, maxSessionsPerUser: 100, defaultTtlMs: 86_400_000, absoluteTimeoutMs: 0 } as const;
+
+export const tableRules = {
+  maxSessions: integer(1),
+  maxTotalBytes: integer(1),
+  maxSessionsPerUser: integer(1, maxPerUserLimit),
+  defaultTtlMs: integer(1),
+  absoluteTimeoutMs: integer(0),
+};
 
 /** A table's options once checked, every one set. */
-export interface TableSettings {
-  maxSessions: number;
+export interface TableSettings extends Bounds {
   defaultTtlMs: number;
   absoluteTimeoutMs: number;
 }
@@ -88,30 +139,46 @@ export function tableOptions(owner: string, options: TableOptions = {}): TableSe
   checkOptions(owner, options, tableRules);
   return {
     maxSessions: options.maxSessions ?? tableDefaults.maxSessions,
+    maxTotalBytes: options.maxTotalBytes ?? defaultMaxTotalBytes(),
+    maxSessionsPerUser: options.maxSessionsPerUser ?? tableDefaults.maxSessionsPerUser,
     defaultTtlMs: options.defaultTtlMs ?? tableDefaults.defaultTtlMs,
     absoluteTimeoutMs: options.absoluteTimeoutMs ?? tableDefaults.absoluteTimeoutMs,
   };
 }
 
-/** The last second a Uint32 holds (early 2106): the fast table's times, and so both tables' bound. */
-export const maxSecond = 2 ** 32 - 1;
-
-/** The second a millisecond time falls in, rounded up: a session never expires before its cookie does. */
-export function toSeconds(ms: number): number {
-  return Math.min(Math.ceil(ms / 1000), maxSecond);
+/**
+ * Half the heap this process may grow to: counted at 2 bytes a character, ASCII sessions then really take about a
+ * quarter of it, and the other half stays for what else the primary holds (IPC buffers, a snapshot being written,
+ * the rate-limit counters, the garbage between two collections).
+ */
+export function defaultMaxTotalBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 2);
 }
 
-/** How far each use moves the expiry, in s: the lifetime a save or touch asked for, at least a second. */
-export function lifetimeOf(expiresAt: number, now: number): number {
-  return Math.min(Math.max(1, Math.round((expiresAt - now) / 1000)), maxSecond);
+/** What the byte bound counts a session as. */
+export function costOf(sid: string, json: string): number {
+  return 2 * (sid.length + json.length) + bytesPerSession;
 }
 
-/** A well-formed record, with its user (null for a record written before users were indexed); else undefined. */
+/** The latest time a JavaScript Date can hold: expiry is kept within it. */
+export const maxTime = 8.64e15;
+
+/**
+ * A save's expiry and lifetime, in ms: the cookie's expiry (none: `defaultTtlMs` from now) and how far each read
+ * rolls it (the cookie's own maxAge when the store was told it, else the time from now to the expiry).
+ */
+export function expiryOf(expiresAt: number | null, lifetimeMs: number | null | undefined, now: number, defaultTtlMs: number): [expiresAt: number, lifetimeMs: number] {
+  if (expiresAt === null) return [Math.min(now + defaultTtlMs, maxTime), defaultTtlMs];
+  const lifetime = lifetimeMs != null && lifetimeMs > 0 ? lifetimeMs : expiresAt - now;
+  return [Math.min(expiresAt, maxTime), Math.max(1, Math.round(lifetime))];
+}
+
+/** A well-formed record (times in ms), with its user (null for a record written before users were indexed); else undefined. */
 export function parseRecord(value: unknown): SessionRecord | undefined {
   if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
-  const [sid, json, expiresS, lifetime, deadlineS, userId = null] = value as unknown[];
-  const second = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1 && (n as number) <= maxSecond;
-  const wellFormed = typeof sid === 'string' && typeof json === 'string' && second(expiresS) && second(lifetime) && (deadlineS === null || second(deadlineS));
+  const [sid, json, expiresAt, lifetime, deadlineAt, userId = null] = value as unknown[];
+  const time = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 1 && (n as number) <= maxTime;
+  const wellFormed = typeof sid === 'string' && typeof json === 'string' && time(expiresAt) && time(lifetime) && (deadlineAt === null || time(deadlineAt));
   if (!wellFormed || (userId !== null && typeof userId !== 'string')) return undefined;
-  return [sid, json, expiresS as number, lifetime as number, deadlineS as number | null, userId];
+  return [sid, json, expiresAt as number, lifetime as number, deadlineAt as number | null, userId];
 }

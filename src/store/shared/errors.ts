@@ -15,9 +15,16 @@ export const ErrorCode = {
   /** A malformed request: a bug, in a store or in whoever else sent it. */
   badRequest: 'ERR_SESSION_STORE_BAD_REQUEST',
   tooLarge: 'ERR_SESSION_TOO_LARGE',
+  /**
+   * A request saved a session it had loaded, but the session ended meanwhile (a logout, a revoke, "sign out
+   * everywhere", expiry or eviction): it stays ended. 401: the visitor is signed out.
+   */
+  ended: 'ERR_SESSION_ENDED',
   /** The session's user field holds a string over maxUserIdLength: the app's user ids are longer than the host allows. */
   userIdTooLong: 'ERR_SESSION_USER_ID_TOO_LONG',
   internal: 'ERR_SESSION_STORE_INTERNAL',
+  /** What the store holds under a session id is not a session's JSON (written by another tool, or corrupted). */
+  unreadable: 'ERR_SESSION_UNREADABLE',
   lockWaitTimeout: 'ERR_SESSION_LOCK_WAIT_TIMEOUT',
   lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',
   lockCookieMismatch: 'ERR_SESSION_LOCK_COOKIE_MISMATCH',
@@ -30,6 +37,7 @@ const statusByCode: Readonly<Record<string, number>> = {
   [ErrorCode.closed]: 503,
   [ErrorCode.lockWaitTimeout]: 503,
   [ErrorCode.tooLarge]: 413,
+  [ErrorCode.ended]: 401,
   [ErrorCode.lockQueueFull]: 429,
 };
 
@@ -37,7 +45,7 @@ const statusByCode: Readonly<Record<string, number>> = {
 export class StoreError extends Error {
   override name = 'StoreError';
   readonly code: string;
-  /** 503: the store cannot serve this now, try again; 413: session too large; 429: lock queue full; 500 otherwise. */
+  /** 503: the store cannot serve this now, try again; 401: the session ended; 413: session too large; 429: lock queue full; 500 otherwise. */
   readonly statusCode: number;
 
   constructor(code: string, message: string) {
@@ -65,4 +73,24 @@ export function fromWireError(wire: WireError): StoreError {
 
 export function badRequest(message: string): StoreError {
   return new StoreError(ErrorCode.badRequest, `malformed store request: ${message}`);
+}
+
+/** A save of a session that ended while the request ran (see ErrorCode.ended). */
+export function sessionEnded(sid: string): StoreError {
+  return new StoreError(
+    ErrorCode.ended,
+    `session ${JSON.stringify(sid.slice(0, 8) + '…')} ended (signed out, revoked, expired or evicted) while this request ran: it was not saved, and stays ended`,
+  );
+}
+
+/** A stored session's JSON, parsed; ERR_SESSION_UNREADABLE when it is not JSON of an object. */
+export function parseSession(json: string, sid: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  throw new StoreError(ErrorCode.unreadable, `the store holds something under session ${JSON.stringify(sid.slice(0, 8) + '…')} that is not a session's JSON: the request cannot use it`);
 }

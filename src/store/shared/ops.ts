@@ -2,7 +2,7 @@
 // answer, how both sides check it, and how the host runs it. Adding an op is one entry here (or in a feature's
 // own ops file) plus the store method that calls it. Imported by both sides; only the host calls `run`.
 import type { Sessions, StoredSession, UserSession } from '../primary/sessions.js';
-import { badRequest, ErrorCode, StoreError } from './errors.js';
+import { badRequest, ErrorCode, sessionEnded, StoreError } from './errors.js';
 
 /** What the host accepts; announced in the handshake, so workers check writes exactly as the host will. */
 export interface Limits {
@@ -76,29 +76,53 @@ const get = defineOp<[sid: string], StoredSession | null>({
   run: ({ sessions }, sid) => sessions.read(sid) ?? null,
 });
 
-const set = defineOp<[sid: string, json: string, expiresAt: number | null, userId: string | null], void>({
+/** What a save sends: the session, its expiry (null: none, the host's default lifetime), its user, its lifetime. */
+export type SaveArgs = [sid: string, json: string, expiresAt: number | null, userId: string | null, lifetimeMs: number | null];
+
+function checkSave(op: string, args: readonly unknown[], limits: Limits): void {
+  checkSid(op, args, 5, limits);
+  if (typeof args[1] !== 'string') throw badRequest(`${op}: the session must be a JSON string`);
+  checkExpiry(args[2], op);
+  checkUserId(args[3], limits, true);
+  if (args[4] !== null && !(typeof args[4] === 'number' && args[4] > 0 && Number.isFinite(args[4]))) throw badRequest(`${op}: lifetimeMs must be a positive number or null`);
+  checkSessionSize(args[0] as string, args[1], limits.maxSessionBytes);
+}
+
+/** Saves a new session (no cookie came with the request, or regenerate() made it): creates it, or replaces it. */
+const set = defineOp<SaveArgs, void>({
   name: 'set',
   postable: true,
   read: false,
-  check(args, limits) {
-    checkSid('set', args, 4, limits);
-    if (typeof args[1] !== 'string') throw badRequest('set: the session must be a JSON string');
-    checkExpiry(args[2], 'set');
-    checkUserId(args[3], limits, true);
-    checkSessionSize(args[0] as string, args[1], limits.maxSessionBytes);
-  },
-  run: ({ sessions }, sid, json, expiresAt, userId) => sessions.set(sid, json, expiresAt, userId),
+  check: (args, limits) => checkSave('set', args, limits),
+  run: ({ sessions }, sid, json, expiresAt, userId, lifetimeMs) => sessions.set(sid, json, expiresAt, userId, lifetimeMs),
 });
 
-const touch = defineOp<[sid: string, expiresAt: number | null], void>({
+/**
+ * Saves a session the request loaded from the store: only while it still exists. One that ended meanwhile (a
+ * logout, a revoke, "sign out everywhere", expiry, eviction) stays ended: ERR_SESSION_ENDED (401). Answered, not
+ * posted, so that refusal reaches the request that tried.
+ */
+const update = defineOp<SaveArgs, void>({
+  name: 'update',
+  postable: false,
+  read: false,
+  check: (args, limits) => checkSave('update', args, limits),
+  run({ sessions }, sid, json, expiresAt, userId, lifetimeMs) {
+    if (!sessions.update(sid, json, expiresAt, userId, lifetimeMs)) throw sessionEnded(sid);
+  },
+});
+
+/** Moves a live session's expiry (null: the host's default lifetime from now); an ended session stays ended. */
+const touch = defineOp<[sid: string, expiresAt: number | null, lifetimeMs: number | null], void>({
   name: 'touch',
   postable: true,
   read: false,
   check(args, limits) {
-    checkSid('touch', args, 2, limits);
+    checkSid('touch', args, 3, limits);
     checkExpiry(args[1], 'touch');
+    if (args[2] !== null && !(typeof args[2] === 'number' && args[2] > 0 && Number.isFinite(args[2]))) throw badRequest('touch: lifetimeMs must be a positive number or null');
   },
-  run: ({ sessions }, sid, expiresAt) => sessions.touch(sid, expiresAt),
+  run: ({ sessions }, sid, expiresAt, lifetimeMs) => sessions.touch(sid, expiresAt, lifetimeMs),
 });
 
 const destroy = defineOp<[sid: string], void>({
@@ -109,12 +133,13 @@ const destroy = defineOp<[sid: string], void>({
   run: ({ sessions }, sid) => sessions.destroy(sid),
 });
 
-const all = defineOp<[], [sid: string, json: string][]>({
+/** Every live session with its expiry, as get reports it. */
+const all = defineOp<[], [sid: string, json: string, expiresAt: number][]>({
   name: 'all',
   postable: false,
   read: true,
   check: (args) => arity(args, 0, 'all takes no arguments'),
-  run: ({ sessions }) => Array.from(sessions.entries(), ([sid, json]) => [sid, json]),
+  run: ({ sessions }) => Array.from(sessions.entries()),
 });
 
 const length = defineOp<[], number>({
@@ -162,12 +187,12 @@ const destroyUser = defineOp<[userId: string, except: string | null], number>({
 });
 
 /** The ops every host runs. */
-export const ops = { hello, get, set, touch, destroy, all, length, clear, userSessions, destroyUser };
+export const ops = { hello, get, set, update, touch, destroy, all, length, clear, userSessions, destroyUser };
 
 export const coreOps: readonly AnyOp[] = Object.values(ops);
 
 /** Throws ERR_SESSION_TOO_LARGE when `json` is over `maxSessionBytes` bytes of UTF-8. */
-function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
+export function checkSessionSize(sid: string, json: string, maxSessionBytes: number): void {
   // A UTF-16 unit takes at most 3 bytes of UTF-8: count exactly only when it could matter.
   if (json.length * 3 <= maxSessionBytes) return;
   const bytes = Buffer.byteLength(json);

@@ -6,7 +6,7 @@ import type { WireError } from './errors.js';
 export const TAG = 'express-cluster-sessions:store';
 
 /** Bumped when the wire form or an op changes shape; the host says its version in the handshake. */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
 /**
  * A request is [requestId, op, ...arguments]. Id 0 marks a posted write: nobody waits for it, so no answer is

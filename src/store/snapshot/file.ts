@@ -5,8 +5,11 @@ import { open, rename, rm } from 'node:fs/promises';
 import type { Sessions } from '../primary/sessions.js';
 
 const FORMAT = 'express-cluster-sessions/snapshot';
-/** 2: records carry the session's user. Files of version 1 still load (their sessions have no user). */
-const VERSION = 2;
+/**
+ * 3: times in ms. 2: in seconds, with the session's user. 1: in seconds, no user. Files of every version load;
+ * records of 1 and 2 are converted to ms (their sessions of version 1 have no user).
+ */
+const VERSION = 3;
 const linesPerWrite = 1000;
 
 /** Writes every live session of `table` to `file`, atomically; returns how many. Yields between chunks. */
@@ -50,8 +53,9 @@ export function loadSnapshot(table: Sessions, file: string): LoadResult {
   const records: unknown[] = [];
   try {
     const header = JSON.parse(lines[0] ?? 'null') as { format?: unknown; version?: unknown } | null;
-    if (header?.format !== FORMAT || (header.version !== 1 && header.version !== VERSION)) return moveAside(file, 'it is not a session snapshot of a version this store reads');
-    for (const line of lines.slice(1)) records.push(JSON.parse(line));
+    const version = header?.version;
+    if (header?.format !== FORMAT || (version !== 1 && version !== 2 && version !== VERSION)) return moveAside(file, 'it is not a session snapshot of a version this store reads');
+    for (const line of lines.slice(1)) records.push(version === VERSION ? JSON.parse(line) : inMs(JSON.parse(line)));
   } catch {
     return moveAside(file, 'it is not valid JSON lines');
   }
@@ -64,6 +68,14 @@ export function loadSnapshot(table: Sessions, file: string): LoadResult {
   }
   const restored = table.size - before;
   return { outcome: 'loaded', restored, expired: records.length - restored };
+}
+
+/** A record of versions 1 and 2 (times in seconds) with its times in ms; anything else as it is, for restore() to refuse. */
+function inMs(record: unknown): unknown {
+  if (!Array.isArray(record)) return record;
+  const [sid, json, expiresS, lifetimeS, deadlineS, ...rest] = record as unknown[];
+  const ms = (value: unknown) => (typeof value === 'number' ? value * 1000 : value);
+  return [sid, json, ms(expiresS), ms(lifetimeS), ms(deadlineS), ...rest];
 }
 
 function moveAside(file: string, reason: string): LoadResult {

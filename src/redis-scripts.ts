@@ -1,0 +1,75 @@
+// The Redis session store's writes, each one atomic script (one round trip): a save that creates a new session or
+// updates a loaded one (never re-creating one that ended), with its user's set and per-user cap; a touch that
+// never re-creates either. Runs in each worker. The scripts name keys they compute (a user's other sessions), so
+// they need one Redis server (or a Redis Cluster with every key of an app on one slot).
+import { createHash } from 'node:crypto';
+import type { RedisClientType } from 'redis';
+
+/**
+ * KEYS: the session, the user's set (the session key again when no user). ARGV: json, ttl ms, mustExist (1/0),
+ * hasUser (1/0), user id, now ms, expires at ms, cap, user field, session key prefix, sid.
+ * Returns -1 when mustExist and the session is gone (nothing written); else how many of the user's older sessions
+ * the cap ended.
+ */
+const save = `
+local key, userKey = KEYS[1], KEYS[2]
+local json, ttl = ARGV[1], tonumber(ARGV[2])
+local written
+if ARGV[3] == '1' then
+  written = redis.call('SET', key, json, 'PX', ttl, 'XX')
+else
+  written = redis.call('SET', key, json, 'PX', ttl)
+end
+if not written then return -1 end
+if ARGV[4] ~= '1' then return 0 end
+local user, now, expiresAt, cap, field, prefix, sid = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
+redis.call('ZADD', userKey, now, sid)
+redis.call('PEXPIREAT', userKey, expiresAt, 'NX')
+redis.call('PEXPIREAT', userKey, expiresAt, 'GT')
+local ended = 0
+local excess = redis.call('ZCARD', userKey) - cap
+while excess > 0 do
+  local oldest = redis.call('ZRANGE', userKey, 0, 1)
+  local member = oldest[1]
+  if member == sid then member = oldest[2] end
+  redis.call('ZREM', userKey, member)
+  local value = redis.call('GET', prefix .. member)
+  if value then
+    local readable, session = pcall(cjson.decode, value)
+    if readable and type(session) == 'table' and session[field] == user then
+      redis.call('DEL', prefix .. member)
+      ended = ended + 1
+    end
+  end
+  excess = excess - 1
+end
+return ended
+`;
+
+/**
+ * KEYS: the session, the user's set (the session key again when no user). ARGV: ttl ms, hasUser (1/0), now ms,
+ * expires at ms, sid. Returns 0 when the session is gone (nothing re-created), 1 when moved.
+ */
+const touch = `
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '1' and redis.call('ZSCORE', KEYS[2], ARGV[5]) then
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[5])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT')
+end
+return 1
+`;
+
+export const scripts = { save, touch };
+
+const sha1 = new Map(Object.values(scripts).map((script) => [script, createHash('sha1').update(script).digest('hex')]));
+
+/** Runs `script` by its SHA1; the first time a server has not seen it (NOSCRIPT), sends it whole. */
+export async function runScript(client: RedisClientType, script: string, keys: string[], args: string[]): Promise<number> {
+  const options = { keys, arguments: args };
+  try {
+    return (await client.evalSha(sha1.get(script)!, options)) as number;
+  } catch (error) {
+    if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+    return (await client.eval(script, options)) as number;
+  }
+}
