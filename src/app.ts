@@ -26,6 +26,11 @@ declare module 'express-session' {
 /** The routes that sign a session out (this one, or others of the user): they skip the session lock. */
 const signOutPaths = new Set(['/logout', '/api/sessions/revoke', '/api/sessions/revoke-others']);
 
+/** A path as Express's router matches it by default: case-insensitive, a trailing slash ignored. */
+function routePath(path: string): string {
+  return path.toLowerCase().replace(/(.)\/+$/, '$1');
+}
+
 /** The session cookie's name; not express-session's "connect.sid", which tells attackers the stack. */
 export const SESSION_COOKIE = 'ecs.sid';
 
@@ -96,7 +101,7 @@ export function createApp(options: AppOptions): Express {
     // Signing out never waits behind the session's other requests: a thief holding one open (a body that never
     // comes) would otherwise keep its owner from signing it out. Unordered is safe: a request of the session that
     // loaded it before saves nothing after (its save is refused: revocation sticks).
-    app.use((req, res, next) => (req.method === 'POST' && signOutPaths.has(req.path) ? next() : lock(req, res, next)));
+    app.use((req, res, next) => (req.method === 'POST' && signOutPaths.has(routePath(req.path)) ? next() : lock(req, res, next)));
   }
   app.use(
     session({

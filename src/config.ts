@@ -129,6 +129,15 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
         'give the number of proxies in front of the app (1) or their addresses (loopback, 10.0.0.0/8)',
     );
   }
+  // The store refuses a byte bound that holds fewer than 4 of the largest sessions (256-character ids, counted at
+  // 2 bytes a character plus 128): say so here, with the variables, rather than as a crash of the primary.
+  const largestSession = 2 * (256 + config.sessionMaxBytes) + 128;
+  if (config.sessionMaxTotalBytes !== null && config.sessionMaxTotalBytes < 4 * largestSession) {
+    problems.push(
+      `SESSION_MAX_TOTAL_BYTES must hold at least 4 of the largest sessions SESSION_MAX_BYTES allows (${4 * largestSession} with SESSION_MAX_BYTES=${config.sessionMaxBytes}), ` +
+        `got ${config.sessionMaxTotalBytes}; unset it (or 0) for half the primary's heap limit`,
+    );
+  }
   if (config.sessionLock && config.sessionStore !== 'cluster') {
     problems.push(
       `SESSION_LOCK=true needs SESSION_STORE=cluster: the lock lives in the primary, and with SESSION_STORE=${config.sessionStore} ` +

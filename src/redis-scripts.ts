@@ -7,13 +7,14 @@ import type { RedisClientType } from 'redis';
 
 /**
  * KEYS: the session, the user's set (the session key again when no user). ARGV: json, ttl ms, mustExist (1/0),
- * hasUser (1/0), user id, now ms, expires at ms, cap, user field, session key prefix, sid.
+ * hasUser (1/0), user id, now ms, cap, user field, session key prefix, sid.
  * Returns -1 when mustExist and the session is gone (nothing written); else how many of the user's older sessions
- * the cap ended.
+ * the cap ended. Over the cap, members whose session is gone (signed out, expired) or is someone else's now are
+ * dropped first: only live sessions of this user count, and only they are ended.
  */
 const save = `
 local key, userKey = KEYS[1], KEYS[2]
-local json, ttl = ARGV[1], tonumber(ARGV[2])
+local json, ttl = ARGV[1], ARGV[2]
 local written
 if ARGV[3] == '1' then
   written = redis.call('SET', key, json, 'PX', ttl, 'XX')
@@ -22,39 +23,44 @@ else
 end
 if not written then return -1 end
 if ARGV[4] ~= '1' then return 0 end
-local user, now, expiresAt, cap, field, prefix, sid = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
+local user, now, cap, field, prefix, sid = ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
 redis.call('ZADD', userKey, now, sid)
-redis.call('PEXPIREAT', userKey, expiresAt, 'NX')
-redis.call('PEXPIREAT', userKey, expiresAt, 'GT')
-local ended = 0
-local excess = redis.call('ZCARD', userKey) - cap
-while excess > 0 do
-  local oldest = redis.call('ZRANGE', userKey, 0, 1)
-  local member = oldest[1]
-  if member == sid then member = oldest[2] end
-  redis.call('ZREM', userKey, member)
-  local value = redis.call('GET', prefix .. member)
+redis.call('PEXPIRE', userKey, ttl, 'NX')
+redis.call('PEXPIRE', userKey, ttl, 'GT')
+if redis.call('ZCARD', userKey) <= cap then return 0 end
+local live = {}
+for _, member in ipairs(redis.call('ZRANGE', userKey, 0, -1)) do
+  local value = member ~= sid and redis.call('GET', prefix .. member)
+  local mine = member == sid
   if value then
     local readable, session = pcall(cjson.decode, value)
-    if readable and type(session) == 'table' and session[field] == user then
-      redis.call('DEL', prefix .. member)
-      ended = ended + 1
-    end
+    mine = readable and type(session) == 'table' and session[field] == user
   end
-  excess = excess - 1
+  if mine then
+    if member ~= sid then live[#live + 1] = member end
+  else
+    redis.call('ZREM', userKey, member)
+  end
+end
+local ended = 0
+for i = 1, #live + 1 - cap do
+  redis.call('DEL', prefix .. live[i])
+  redis.call('ZREM', userKey, live[i])
+  ended = ended + 1
 end
 return ended
 `;
 
 /**
  * KEYS: the session, the user's set (the session key again when no user). ARGV: ttl ms, hasUser (1/0), now ms,
- * expires at ms, sid. Returns 0 when the session is gone (nothing re-created), 1 when moved.
+ * sid. Returns 0 when the session is gone (nothing re-created), 1 when moved. Times to live are relative, so the
+ * session and its user's set expire by the same (Redis's) clock.
  */
 const touch = `
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
-if ARGV[2] == '1' and redis.call('ZSCORE', KEYS[2], ARGV[5]) then
-  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[5])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT')
+if ARGV[2] == '1' and redis.call('ZSCORE', KEYS[2], ARGV[4]) then
+  redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1], 'GT')
 end
 return 1
 `;

@@ -10,7 +10,7 @@ import { redact } from './config.js';
 import type { Logger } from './log.js';
 import { runScript, scripts } from './redis-scripts.js';
 import { RedisUserIndex, type UserSessionInfo, type UserSessionMethods } from './redis-users.js';
-import { checkSessionSize, parseSession, sessionEnded, StoreError, type Outcome } from './store/index.js';
+import { checkSessionSize, parseSession, sessionEnded, StoredSessions, StoreError, type Outcome } from './store/index.js';
 
 export interface RedisSessionStoreOptions {
   url: string;
@@ -30,13 +30,6 @@ export interface RedisSessionStoreOptions {
 
 type Callback = (error?: unknown, value?: unknown) => void;
 
-/** Marks a session that exists in Redis with its id (loaded, or saved once): its saves under that id are updates. */
-const stored = Symbol('express-cluster-sessions.redis-stored');
-
-/** Not enumerable, as ClusterStore's mark: `{ ...req.session }` at a sign-in must not carry it to the new session. */
-function markStored(session: object, sid: string): void {
-  Object.defineProperty(session, stored, { value: sid, writable: true, configurable: true, enumerable: false });
-}
 
 /**
  * connect-redis whose errors say "store unavailable" (statusCode 503), so the app answers 503, not 500, and whose
@@ -46,6 +39,8 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
   observe: RedisSessionStoreOptions['observe'];
   /** Sessions that know their user: the session field `userId`, as the cluster store reads it. */
   readonly users = new RedisUserIndex(() => this.client as RedisClientType, this.prefix, siblingPrefix(this.prefix, 'user'), 'userId');
+  /** The sessions this store loaded or saved, by object: their saves are updates, as ClusterStore's. */
+  readonly #stored = new StoredSessions();
   readonly #limits: Required<Pick<RedisSessionStoreOptions, 'maxSessionBytes' | 'maxSessionsPerUser' | 'defaultTtlMs'>>;
 
   constructor(client: RedisClientType, options: RedisSessionStoreOptions) {
@@ -68,15 +63,14 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
     } catch (error) {
       return done?.(error);
     }
-    markStored(session, sid);
+    this.#stored.add(session, sid);
     done?.(null, session);
   }
 
   /** express-session builds req.session from what get() returned: carry the mark over. */
   override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
     const session = super.createSession(req, data);
-    const sid = (data as { [stored]?: string })[stored];
-    if (sid !== undefined) markStored(session, sid);
+    this.#stored.copy(data, session);
     return session;
   }
 
@@ -101,13 +95,17 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
       return;
     }
     const user = this.users.userOf(session);
-    const exists = (session as { [stored]?: string })[stored] === sid;
+    const exists = this.#stored.has(session, sid);
     const keys = [this.prefix + sid, user === null ? this.prefix + sid : this.users.userKey(user)];
-    const args = [json, String(expiresAt - now), exists ? '1' : '0', user === null ? '0' : '1', user ?? '', String(now), String(expiresAt), String(this.#limits.maxSessionsPerUser), this.users.userField, this.prefix, sid];
+    const args = [json, String(expiresAt - now), exists ? '1' : '0', user === null ? '0' : '1', user ?? '', String(now), String(this.#limits.maxSessionsPerUser), this.users.userField, this.prefix, sid];
+    // A new session is marked before the script runs: a second save of it meanwhile is an update, never a second create.
+    if (!exists) this.#stored.add(session, sid);
     const outcome = await runScript(this.client as RedisClientType, scripts.save, keys, args).catch((error: unknown) => error as Error);
-    if (outcome instanceof Error) return done?.(outcome);
+    if (outcome instanceof Error) {
+      if (!exists) this.#stored.delete(session, sid);
+      return done?.(outcome);
+    }
     if (outcome === -1) return done?.(sessionEnded(sid));
-    markStored(session, sid);
     done?.(null);
   }
 
@@ -118,7 +116,7 @@ class FailFastRedisStore extends RedisStore implements UserSessionMethods {
     const expiresAt = expiryOf(session) ?? now + this.#limits.defaultTtlMs;
     const user = this.users.userOf(session);
     const keys = [this.prefix + sid, user === null ? this.prefix + sid : this.users.userKey(user)];
-    const args = [String(Math.max(1, expiresAt - now)), user === null ? '0' : '1', String(now), String(expiresAt), sid];
+    const args = [String(Math.max(1, expiresAt - now)), user === null ? '0' : '1', String(now), sid];
     const outcome = await runScript(this.client as RedisClientType, scripts.touch, keys, args).catch((error: unknown) => error as Error);
     done?.(outcome instanceof Error ? outcome : null);
   }

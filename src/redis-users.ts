@@ -55,7 +55,8 @@ export class RedisUserIndex {
       const sessions = await this.#sessionsOf(userId, members.map(({ value }) => value));
       for (const [i, { value: sid, score }] of members.entries()) {
         const live = sessions[i];
-        if (live !== undefined && found.length < limit) found.push({ sid, session: live.session, lastUsedAt: score, expiresAt: live.expiresAt });
+        // A touch between two pages moves a session to the front: never list it twice.
+        if (live !== undefined && found.length < limit && !found.some((listed) => listed.sid === sid)) found.push({ sid, session: live.session, lastUsedAt: score, expiresAt: live.expiresAt });
       }
       if (members.length < limit) break;
       start -= members.length - sessions.filter((live) => live !== undefined).length; // stale members were removed

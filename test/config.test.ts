@@ -142,3 +142,15 @@ test('loadConfig: SESSION_STORE=redis://… or rediss://… selects Redis; a bad
     problems: ['SESSION_STORE must be cluster, memory, or a redis:// or rediss:// URL, got "http://u:***@h"'],
   });
 });
+
+test('loadConfig: SESSION_MAX_TOTAL_BYTES too small for 4 sessions of SESSION_MAX_BYTES is refused, naming both; SESSION_MAX_PER_USER is 1 to 1000', () => {
+  assert.equal(loadConfig({ SESSION_MAX_TOTAL_BYTES: '0' }).sessionMaxTotalBytes, null, '0: the default, half the heap limit');
+  assert.equal(loadConfig({ SESSION_MAX_TOTAL_BYTES: '100000000' }).sessionMaxTotalBytes, 100_000_000);
+  assert.throws(() => loadConfig({ SESSION_MAX_TOTAL_BYTES: '100000', SESSION_MAX_BYTES: '16384' }), {
+    problems: [
+      'SESSION_MAX_TOTAL_BYTES must hold at least 4 of the largest sessions SESSION_MAX_BYTES allows (133632 with SESSION_MAX_BYTES=16384), got 100000; unset it (or 0) for half the primary\'s heap limit',
+    ],
+  });
+  assert.equal(loadConfig({ SESSION_MAX_PER_USER: '3' }).sessionMaxPerUser, 3);
+  assert.throws(() => loadConfig({ SESSION_MAX_PER_USER: '1001' }), { problems: ['SESSION_MAX_PER_USER must be an integer from 1 to 1000, got "1001"'] });
+});

@@ -8,6 +8,7 @@ import { StoreHost, type Feature, type StoreHostOptions } from './primary/host.j
 import type { StoredSession } from './primary/sessions.js';
 import { ErrorCode, parseSession, type StoreError } from './shared/errors.js';
 import { ops, type Op, type SaveArgs } from './shared/ops.js';
+import { StoredSessions } from './shared/stored.js';
 import { callable, checkOptions, integer, text } from './shared/options.js';
 import { StoreClient, type Callback } from './worker/client.js';
 import { ipcTransport, localTransport } from './worker/transport.js';
@@ -58,21 +59,7 @@ const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime
  * and skipped by express-session's copy into req.session, so createSession carries it over.
  */
 const rolledTo = Symbol('express-cluster-sessions.rolledTo');
-/**
- * Marks a session that exists in the store with its id: one this store loaded, or saved once. Its saves under that
- * id are updates, which never re-create a session that ended meanwhile (revocation sticks); a session without the
- * mark (or saved under another id) is new (no cookie came, or regenerate() made it) and its save creates it.
- */
-const stored = Symbol('express-cluster-sessions.stored');
-type Marked = { [rolledTo]?: number; [stored]?: string };
-
-/**
- * Sets a mark, not enumerable: a copy of the session by spread (`{ ...req.session }`, as a sign-in that keeps the
- * visitor's data makes) must not carry "stored" over to the new session regenerate() made.
- */
-function mark<K extends typeof rolledTo | typeof stored>(session: object, key: K, value: Marked[K]): void {
-  Object.defineProperty(session, key, { value, writable: true, configurable: true, enumerable: false });
-}
+type Marked = { [rolledTo]?: number };
 
 let host: StoreHost | undefined;
 let hostOptions: StoreHostOptions = {};
@@ -90,6 +77,8 @@ export class ClusterStore extends Store {
   readonly #touchToleranceMs: number;
   readonly #userField: string;
   readonly #observe: ClusterStoreOptions['observe'];
+  /** The sessions this store loaded or saved, by object: their saves are updates (see shared/stored.ts). */
+  readonly #stored = new StoredSessions();
   /** Replies a feature brought along (the lock's grant): the next get of that id takes one instead of asking. */
   readonly #preloaded = new Map<string, StoredSession | null>();
 
@@ -150,9 +139,9 @@ export class ClusterStore extends Store {
   override createSession(...[req, data]: Parameters<Store['createSession']>): ReturnType<Store['createSession']> {
     const firstLoad = req.session === undefined;
     const session = super.createSession(req, data);
-    const { [rolledTo]: rolled, [stored]: exists } = data as Marked;
-    if (rolled !== undefined) mark(session, rolledTo, rolled);
-    if (exists !== undefined) mark(session, stored, exists);
+    const rolled = (data as Marked)[rolledTo];
+    if (rolled !== undefined) (session as Marked)[rolledTo] = rolled;
+    this.#stored.copy(data, session);
     if (firstLoad) this.emit('load', req);
     return session;
   }
@@ -165,16 +154,17 @@ export class ClusterStore extends Store {
   override set(sid: string, session: SessionData, callback?: ErrorCallback): void {
     const user: unknown = (session as unknown as Record<string, unknown>)[this.#userField];
     const args: SaveArgs = [sid, JSON.stringify(session), expiryOf(session), typeof user === 'string' ? user : null, lifetimeOf(session)];
-    const marked = session as Marked;
-    if (marked[stored] === sid) {
+    if (this.#stored.has(session, sid)) {
       this.call(ops.update, args, (error) => callback?.(error ?? undefined));
       return;
     }
-    if (callback === undefined) mark(session, stored, sid);
-    this.post(ops.set, args, callback && ((error) => {
-      if (!error) mark(session, stored, sid);
-      callback(error);
-    }));
+    // Marked as it is posted, not once written: the channel keeps order, so the create reaches the host before any
+    // later save of this session, and a later save is an update even if a revoke comes between the two.
+    this.#stored.add(session, sid);
+    this.post(ops.set, args, (error) => {
+      if (error) this.#stored.delete(session, sid);
+      callback?.(error);
+    });
   }
 
   override touch(sid: string, session: SessionData, callback?: ErrorCallback): void {
@@ -199,7 +189,7 @@ export class ClusterStore extends Store {
       // Any string is a session id, "__proto__" included: build on a prototype-less object.
       const sessions = Object.create(null) as Record<string, SessionData>;
       try {
-        for (const [sid, json, expiresAt] of found!) sessions[sid] = decodeSession([json, expiresAt], sid)!;
+        for (const [sid, json, expiresAt] of found!) sessions[sid] = this.#decode([json, expiresAt], sid)!;
       } catch (decodeError) {
         return callback(decodeError);
       }
@@ -224,7 +214,7 @@ export class ClusterStore extends Store {
       if (error) return callback(error);
       const sessions: UserSessionInfo[] = [];
       for (const [sid, json, expiresAt, lastUsedAt] of found!) {
-        const session = readable(() => decodeSession([json, expiresAt], sid));
+        const session = readable(() => this.#decode([json, expiresAt], sid));
         if (session) sessions.push({ sid, session, lastUsedAt, expiresAt });
       }
       callback(null, sessions);
@@ -265,11 +255,26 @@ export class ClusterStore extends Store {
     if (error) return callback(error);
     let session: SessionData | null;
     try {
-      session = decodeSession(found ?? null, sid);
+      session = this.#decode(found ?? null, sid);
     } catch (decodeError) {
       return callback(decodeError);
     }
     callback(null, session);
+  }
+
+  /**
+   * A session as the host sends it, for express-session: its cookie says when the host will drop it (the expiry the
+   * read rolled it to, or a touch set), and it is marked as loaded (its touch can be skipped, its saves are
+   * updates). Throws ERR_SESSION_UNREADABLE when the stored JSON is not a session.
+   */
+  #decode(found: StoredSession | null, sid: string): SessionData | null {
+    if (found === null) return null;
+    const [json, expiresAt] = found;
+    const session = parseSession(json, sid) as unknown as SessionData & Marked;
+    if (session.cookie?.expires != null) (session.cookie as { expires: unknown }).expires = new Date(expiresAt).toISOString();
+    session[rolledTo] = expiresAt;
+    this.#stored.add(session, sid);
+    return session;
   }
 
   /** Wraps a callback so `observe` hears how the call ended; without `observe`, the callback itself. */
@@ -289,21 +294,6 @@ function hostHere(): StoreHost {
     throw new Error('new ClusterStore() outside a cluster worker needs the host in this process: call ClusterStore.setup() first (in the primary, before forking)');
   }
   return host;
-}
-
-/**
- * A session as the host sends it, for express-session: its cookie says when the host will drop it (the expiry the
- * read rolled it to, or a touch set), and it is marked as loaded (its touch can be skipped, its saves are updates).
- * Throws ERR_SESSION_UNREADABLE when the stored JSON is not a session.
- */
-function decodeSession(found: StoredSession | null, sid: string): SessionData | null {
-  if (found === null) return null;
-  const [json, expiresAt] = found;
-  const session = parseSession(json, sid) as unknown as SessionData & Marked;
-  if (session.cookie?.expires != null) (session.cookie as { expires: unknown }).expires = new Date(expiresAt).toISOString();
-  mark(session, rolledTo, expiresAt);
-  mark(session, stored, sid);
-  return session;
 }
 
 /** The value of `fn`, or undefined where it throws (a session that cannot be read, in a listing). */

@@ -2,6 +2,7 @@
 // folder to drop the feature (lock/, snapshot/, rate-limit/); the core never imports them.
 export { ClusterStore, type ClusterStoreOptions, type Outcome, type UserSessionInfo } from './cluster-store.js';
 export { ErrorCode, parseSession, sessionEnded, StoreError } from './shared/errors.js';
+export { StoredSessions } from './shared/stored.js';
 export { checkSessionSize, defineOp, LATER, ops, type Limits, type Op, type OpContext } from './shared/ops.js';
 export type { Evicting, Feature, HostStats, StoreHost, StoreHostOptions } from './primary/host.js';
 export { PlainTable } from './primary/plain-table.js';

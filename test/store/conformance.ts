@@ -157,6 +157,15 @@ export function storeConformance(name: string, setup: () => Promise<StoreUnderTe
     assert.equal((await listed(store, 'carol', 10)).length, 10, 'a listing returns what its limit asks');
   });
 
+  scenario('limits: at the cap, a session signed out and a new sign-in end none of the user\'s other sessions', async ({ store }) => {
+    for (let i = 0; i < maxSessionsPerUser; i++) await set(store, `full-${i}`, session({ userId: 'erin' }));
+    await call((cb) => store.destroy(`full-${maxSessionsPerUser - 1}`, cb)); // signs out on one device
+    await set(store, 'again', session({ userId: 'erin' })); // and in again
+    const erin = await listed(store, 'erin', 1000);
+    assert.equal(erin.length, maxSessionsPerUser, 'back at the cap, nothing ended');
+    assert.ok(await get(store, 'full-0'), 'the least recently used is still there');
+  });
+
   scenario('unreadable: a value under a session id that is not a session\'s JSON fails that get with ERR_SESSION_UNREADABLE; the store serves on', async ({ store, corrupt }) => {
     await corrupt('garbled', '{not json');
     await assert.rejects(get(store, 'garbled'), { code: 'ERR_SESSION_UNREADABLE' });

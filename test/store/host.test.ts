@@ -189,6 +189,7 @@ test('options: an unknown name or a bad value throws a TypeError naming it; old 
     [{ maxSessionBytes: 10 }, /`maxSessionBytes` must be an integer >= 64, got 10/],
     [{ features: [{}] }, /`features` must be an array of features/],
     [{ sessions: {} }, /`sessions` must be a Sessions table/],
+    [{ sessions: { read() {}, set() {}, touch() {}, destroy() {} } }, /`sessions` must be a Sessions table \(see primary\/sessions.ts: the methods read, set, update, /],
     [{ sessions: new PlainTable(), maxSessions: 5 }, /with `sessions` \(a table of your own\), set maxSessions, maxTotalBytes, maxSessionsPerUser, defaultTtlMs, absoluteTimeoutMs on that table/],
     [{ maxTotalBytes: 100_000 }, /`maxTotalBytes` \(100000\) must hold at least 4 of the largest sessions \(maxSessionBytes 16384, counted as 33408 bytes each\)/],
     [{ maxSessionsPerUser: 0 }, /`maxSessionsPerUser` must be an integer from 1 to 1000, got 0/],

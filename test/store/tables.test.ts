@@ -320,6 +320,17 @@ for (const [name, Table] of tables) {
     assert.equal(table.evictions.perUser, 1);
   });
 
+  test(`${name}: maxSessionsPerUser: a user's expired sessions do not count toward the cap; their live ones stay`, (t) => {
+    const table = tableOnMockClock(t, { maxSessionsPerUser: 2 });
+    table.set('remembered', '{}', start + 60_000, 'alice');
+    t.mock.timers.tick(1);
+    table.set('brief', '{}', start + 1000, 'alice'); // newer, but shorter-lived
+    t.mock.timers.tick(2000);
+    table.set('new', '{}', start + 60_000, 'alice');
+    assert.deepEqual(table.userSessions('alice', 10).map(([sid]) => sid), ['new', 'remembered'], 'the expired one went, not the older live one');
+    assert.equal(table.evictions.perUser, 0);
+  });
+
   test(`${name}: hostile ids: __proto__, constructor and toString are ordinary ids`, (t) => {
     const table = tableOnMockClock(t);
     const hostile = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', ''];

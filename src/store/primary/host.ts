@@ -64,13 +64,27 @@ export interface Evicting {
 
 type Send = (replies: WireReply[]) => void;
 
+/** What a table must have: checked when it is passed in, so a table written to an older interface fails at setup(). */
+const sessionMethods = ['read', 'set', 'update', 'touch', 'destroy', 'entries', 'length', 'clear', 'sweep', 'records', 'restore', 'userSessions', 'destroyUser'] as const;
+
+function isSessions(value: unknown): boolean {
+  const table = value as Partial<Record<string, unknown>> | null;
+  return (
+    typeof table === 'object' &&
+    table !== null &&
+    sessionMethods.every((name) => typeof table[name] === 'function') &&
+    typeof table.evictions === 'object' &&
+    typeof table.bounds === 'object'
+  );
+}
+
 const rules: Readonly<Record<keyof StoreHostOptions, Rule>> = {
   ...tableRules,
   maxIdLength: integer(1, 65_536),
   maxSessionBytes: integer(64),
   maxUserIdLength: integer(1, 65_536),
   sweepIntervalMs: integer(1),
-  sessions: oneOf('a Sessions table (an object with read, set, touch, destroy…)', (value) => typeof (value as Sessions | null)?.read === 'function'),
+  sessions: oneOf(`a Sessions table (see primary/sessions.ts: the methods ${sessionMethods.join(', ')} and the properties evictions and bounds)`, isSessions),
   features: oneOf('an array of features (sessionLocks, snapshots(…))', (value) => Array.isArray(value) && value.every((f) => typeof (f as Feature | null)?.attach === 'function')),
 };
 

@@ -182,6 +182,8 @@ export class PlainTable implements Sessions {
     if (before?.userId != null && before.userId !== entry.userId) this.#leaveUser(before.userId, sid);
     this.#markUsed(sid, entry, usedAt);
     const user = entry.userId === null ? undefined : this.#byUser.get(entry.userId)!;
+    // Over the cap, the user's expired sessions go first: they should not count.
+    if (user !== undefined && user.size > this.#options.maxSessionsPerUser) for (const other of [...user.keys()]) this.#live(other, Date.now());
     while (user !== undefined && user.size > this.#options.maxSessionsPerUser) {
       this.destroy(user.keys().next().value!);
       this.#evictions.perUser++;

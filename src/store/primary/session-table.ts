@@ -259,8 +259,13 @@ export class SessionTable implements Sessions {
     if (this.#slots.size > this.#options.maxSessions || this.#bytes > this.#options.maxTotalBytes) this.#evict(slot);
   }
 
-  /** The user is over maxSessionsPerUser: their least recently used session ends (never the one just saved: it is the most recent). */
+  /**
+   * The user is over maxSessionsPerUser: their expired sessions go first (they should not count), then their least
+   * recently used (never the one just saved: it is the most recent). A walk of that user's sessions, at most the cap.
+   */
   #endOldestOf(userId: string): void {
+    const now = Date.now();
+    for (const slot of this.#users.newestFirst(userId)) this.#live(this.#sids[slot]!, now);
     while (this.#users.count(userId) > this.#options.maxSessionsPerUser) {
       this.#remove(this.#sids[this.#users.oldest(userId)]!);
       this.#evictions.perUser++;
