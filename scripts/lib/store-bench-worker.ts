@@ -22,7 +22,9 @@ function stepFor(command: Extract<BenchCommand, { cmd: 'run' }>): Step {
     case 'get':
       return (done) => store.get(sid(n++ % command.keys), () => done());
     case 'set':
-      return (done) => store.set(sid(n++ % command.keys), session, () => done());
+      // A new session object each time, as express-session's new sessions are: a posted create. (Saving one object
+      // again would be an update, answered: what a request that changed a loaded session costs.)
+      return (done) => store.set(sid(n++ % command.keys), { ...session }, () => done());
     case 'touch':
       return (done) => store.touch(sid(n++ % command.keys), session, () => done());
     case 'echo':
