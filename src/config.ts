@@ -135,7 +135,7 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   if (config.sessionMaxTotalBytes !== null && config.sessionMaxTotalBytes < 4 * largestSession) {
     problems.push(
       `SESSION_MAX_TOTAL_BYTES must hold at least 4 of the largest sessions SESSION_MAX_BYTES allows (${4 * largestSession} with SESSION_MAX_BYTES=${config.sessionMaxBytes}), ` +
-        `got ${config.sessionMaxTotalBytes}; unset it (or 0) for half the primary's heap limit`,
+        `got ${config.sessionMaxTotalBytes}; unset it (or 0) for a quarter of the primary's heap limit`,
     );
   }
   if (config.sessionLock && config.sessionStore !== 'cluster') {

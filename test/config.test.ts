@@ -144,11 +144,11 @@ test('loadConfig: SESSION_STORE=redis://… or rediss://… selects Redis; a bad
 });
 
 test('loadConfig: SESSION_MAX_TOTAL_BYTES too small for 4 sessions of SESSION_MAX_BYTES is refused, naming both; SESSION_MAX_PER_USER is 1 to 1000', () => {
-  assert.equal(loadConfig({ SESSION_MAX_TOTAL_BYTES: '0' }).sessionMaxTotalBytes, null, '0: the default, half the heap limit');
+  assert.equal(loadConfig({ SESSION_MAX_TOTAL_BYTES: '0' }).sessionMaxTotalBytes, null, '0: the default, a quarter of the heap limit');
   assert.equal(loadConfig({ SESSION_MAX_TOTAL_BYTES: '100000000' }).sessionMaxTotalBytes, 100_000_000);
   assert.throws(() => loadConfig({ SESSION_MAX_TOTAL_BYTES: '100000', SESSION_MAX_BYTES: '16384' }), {
     problems: [
-      'SESSION_MAX_TOTAL_BYTES must hold at least 4 of the largest sessions SESSION_MAX_BYTES allows (133632 with SESSION_MAX_BYTES=16384), got 100000; unset it (or 0) for half the primary\'s heap limit',
+      'SESSION_MAX_TOTAL_BYTES must hold at least 4 of the largest sessions SESSION_MAX_BYTES allows (133632 with SESSION_MAX_BYTES=16384), got 100000; unset it (or 0) for a quarter of the primary\'s heap limit',
     ],
   });
   assert.equal(loadConfig({ SESSION_MAX_PER_USER: '3' }).sessionMaxPerUser, 3);

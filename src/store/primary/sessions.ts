@@ -98,7 +98,7 @@ export interface TableOptions {
   /**
    * Most bytes the sessions may take in the primary's heap, counted as 2 bytes a character of id and JSON (what
    * a string of non-Latin-1 text takes in V8; plain ASCII takes half) plus `bytesPerSession` each. Beyond it
-   * sessions are evicted as for maxSessions. @default half the primary's heap limit (v8.getHeapStatistics())
+   * sessions are evicted as for maxSessions. @default a quarter of the primary's heap limit (v8.getHeapStatistics())
    */
   maxTotalBytes?: number | undefined;
   /** Most sessions one user holds; a save beyond it ends that user's least recently used session. @default 100 */
@@ -147,12 +147,16 @@ export function tableOptions(owner: string, options: TableOptions = {}): TableSe
 }
 
 /**
- * Half the heap this process may grow to: counted at 2 bytes a character, ASCII sessions then really take about a
- * quarter of it, and the other half stays for what else the primary holds (IPC buffers, a snapshot being written,
- * the rate-limit counters, the garbage between two collections).
+ * A quarter of the heap this process may grow to. The limit V8 reports includes the young generation, which
+ * sessions never live in and which is large beside a small old generation (Node 26 reserves 96 MiB for it: with
+ * --max-old-space-size=32 the limit is 128 MiB, of which sessions can have at most 32), and the counting is for
+ * the worst case (text outside Latin-1, 2 bytes a character). A half was measured too much: a primary with a 32 MiB
+ * old generation died of its heap at a bound of half its 128 MiB limit under a flood of 16 KB sessions. At a
+ * quarter, the rest stays for what else the primary holds (IPC buffers, a snapshot being written, the rate-limit
+ * counters, the garbage between two collections).
  */
 export function defaultMaxTotalBytes(): number {
-  return Math.floor(getHeapStatistics().heap_size_limit / 2);
+  return Math.floor(getHeapStatistics().heap_size_limit / 4);
 }
 
 /** What the byte bound counts a session as. */
