@@ -27,6 +27,12 @@ export interface ClusterStoreOptions {
    * value means no user. @default "userId"
    */
   userField?: string | undefined;
+  /**
+   * Most answered calls outstanding at once (reads, updates); more wait in the worker, within their timeout. It
+   * bounds the size of the host's answer to one turn of this worker: a client pipelining a thousand requests of
+   * large sessions would otherwise make the primary build and send one message of tens of MB. @default 128
+   */
+  maxInFlight?: number | undefined;
   /** Called after every store call, for metrics: the op's name, how it ended, how long it took in ms. @default none */
   observe?: ((op: string, outcome: Outcome, durationMs: number) => void) | undefined;
   /** @deprecated The host announces its limit to every store: set it in ClusterStore.setup(). Ignored here, with a warning. */
@@ -51,7 +57,7 @@ export interface UserSessionInfo {
 }
 type ErrorCallback = (error?: unknown) => void;
 
-const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), userField: text, observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
+const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), maxInFlight: integer(1, 1_000_000), userField: text, observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
 const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime is the cookie\'s maxAge; the host\'s default is `defaultTtlMs` in ClusterStore.setup()' };
 
 /**
@@ -117,7 +123,7 @@ export class ClusterStore extends Store {
     this.#userField = options.userField ?? 'userId';
     this.#observe = options.observe;
     const client = () => this.#client;
-    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client, hostHere()) : ipcTransport(client), options.timeoutMs ?? 5000);
+    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client, hostHere()) : ipcTransport(client), options.timeoutMs ?? 5000, options.maxInFlight ?? 128);
     this.#client.on('unavailable', (error: StoreError) => this.emit('unavailable', error));
     this.#client.on('available', () => this.emit('available'));
   }

@@ -41,7 +41,8 @@ await first.close();`;
 
 test('new ClusterStore(): an unknown option name or a wrong type throws a TypeError naming the option', () => {
   const refused: [unknown, RegExp][] = [
-    [{ timeout: 100 }, /^new ClusterStore\(\): `timeout` is not an option \(did you mean `timeoutMs`\?\); the options are `timeoutMs`, `touchToleranceMs`, `userField`, `observe`/],
+    [{ timeout: 100 }, /^new ClusterStore\(\): `timeout` is not an option \(did you mean `timeoutMs`\?\); the options are `timeoutMs`, `touchToleranceMs`, `maxInFlight`, `userField`, `observe`/],
+    [{ maxInFlight: 0 }, /`maxInFlight` must be an integer from 1 to 1000000, got 0/],
     [{ ttl: 60 }, /`ttl` is not an option \(the session lifetime is the cookie's maxAge; the host's default is `defaultTtlMs` in ClusterStore\.setup\(\)\)/],
     [{ timeoutMs: '5000' }, /`timeoutMs` must be an integer >= 1, got "5000"/],
     [{ touchToleranceMs: -1 }, /`touchToleranceMs` must be an integer >= 0, got -1/],

@@ -91,3 +91,22 @@ test('get: a session read reports the expiry the host keeps, and all() reports t
   assert.equal(new Date(read!.cookie.expires!).getTime(), expiryInHost('agree'));
   assert.equal(new Date(all['agree']!.cookie.expires!).getTime(), expiryInHost('agree'), 'all() and get() agree');
 });
+
+test('maxInFlight: a worker keeps at most that many answered calls outstanding; the rest wait their turn and are all answered', async () => {
+  const narrow = new ClusterStore({ maxInFlight: 2 });
+  await promised((cb) => narrow.set('busy', { cookie: cookie(new Date(Date.now() + 60_000)) } as SessionData, cb));
+  const batches: number[] = [];
+  const accept = host.accept.bind(host);
+  host.accept = (requests, send, owner) => {
+    batches.push(requests.filter((request) => (request as unknown[])[1] === 'get').length);
+    accept(requests, send, owner);
+  };
+  try {
+    const reads = await Promise.all(Array.from({ length: 10 }, () => promised<SessionData | null>((cb) => narrow.get('busy', cb))));
+    assert.equal(reads.filter((read) => read !== null).length, 10, 'every read answered');
+    assert.ok(Math.max(...batches) <= 2, `never more than 2 reads in one message (${batches.join(', ')})`);
+    assert.ok(batches.length >= 5, 'they went out as earlier ones were answered');
+  } finally {
+    host.accept = accept;
+  }
+});

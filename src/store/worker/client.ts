@@ -37,6 +37,8 @@ interface Pending {
   callback: Callback;
   /** Only for a call with a longer timeout than the rest (a lock): its own timer. */
   timer?: NodeJS.Timeout;
+  /** Sent and counted against maxInFlight: its answer (or timeout) lets the next waiting call go. */
+  counted?: boolean;
 }
 
 /**
@@ -68,14 +70,27 @@ export class StoreClient extends EventEmitter {
   #posted: Callback[] = [];
   #nextId = 1;
   #flushScheduled = false;
+  readonly #maxInFlight: number;
+  /** Answered calls sent and not yet answered, counted against maxInFlight. */
+  #inFlight = 0;
+  /** Answered calls over maxInFlight: tracked (their deadline runs), sent as earlier ones are answered. */
+  #waiting: unknown[][] = [];
   #timer: NodeJS.Timeout | undefined;
   #prober: NodeJS.Timeout | undefined;
   #greetingOut = false;
 
-  constructor(transport: Transport, timeoutMs: number) {
+  /**
+   * `maxInFlight` bounds the answered calls outstanding at once, and so the size of the host's answer to one turn of
+   * this worker: a client that sends a thousand pipelined requests of large sessions makes a thousand reads, whose
+   * answers would otherwise travel as one message of tens of MB through the primary (an amplification found by an
+   * attacker's try). The rest wait here, in order, within their own timeout. Lock waits (longer timeouts) are not
+   * counted: they may wait in the host for long, and must not hold up everyone else's calls.
+   */
+  constructor(transport: Transport, timeoutMs: number, maxInFlight = 128) {
     super();
     this.#transport = transport;
     this.#timeoutMs = timeoutMs;
+    this.#maxInFlight = maxInFlight;
     // Greet at once: a missing host is then known (and warned about) at start, not at a visitor's first request.
     this.#greet();
   }
@@ -103,6 +118,7 @@ export class StoreClient extends EventEmitter {
       if (pending === undefined) continue; // a late answer to a call that already timed out
       this.#pending.delete(reply[0]);
       clearTimeout(pending.timer);
+      if (pending.counted) this.#release();
       const error = reply[1];
       deliver(pending.callback, error ? fromWireError(error) : null, reply[2]);
     }
@@ -117,6 +133,8 @@ export class StoreClient extends EventEmitter {
     this.#timer = undefined;
     clearInterval(this.#prober);
     this.#queue = [];
+    this.#waiting = [];
+    this.#inFlight = 0;
     const callbacks = [...this.#held, ...this.#pending.values()].map(({ callback }) => callback);
     for (const { timer } of this.#pending.values()) clearTimeout(timer);
     this.#held = [];
@@ -155,8 +173,36 @@ export class StoreClient extends EventEmitter {
       this.#queue.push([POSTED, op.name, ...args]);
       if (callback !== noop) this.#posted.push(callback);
     } else {
-      this.#queue.push([this.#track(call), op.name, ...args]);
+      const id = this.#track(call);
+      const request = [id, op.name, ...args];
+      if (call.allowedMs <= this.#timeoutMs) {
+        if (this.#inFlight >= this.#maxInFlight) {
+          this.#waiting.push(request);
+          return;
+        }
+        this.#inFlight++;
+        this.#pending.get(id)!.counted = true;
+      }
+      this.#queue.push(request);
     }
+    this.#scheduleFlush();
+  }
+
+  /** A counted call ended (answered or timed out): the oldest waiting calls still within their deadline go. */
+  #release(): void {
+    this.#inFlight--;
+    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+      const request = this.#waiting.shift()!;
+      const pending = this.#pending.get(request[0] as number);
+      if (pending === undefined) continue; // timed out while it waited
+      pending.counted = true;
+      this.#inFlight++;
+      this.#queue.push(request);
+      this.#scheduleFlush();
+    }
+  }
+
+  #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(this.#flush);
@@ -262,6 +308,7 @@ export class StoreClient extends EventEmitter {
         return;
       }
       this.#pending.delete(id);
+      if (pending.counted) this.#release();
       this.#timeOut(pending);
     }
   };
