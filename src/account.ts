@@ -62,8 +62,7 @@ export function accountRoutes(store: UserAwareStore, users: UserDirectory, worke
       return;
     }
     // A new session id at sign-in (against session fixation), keeping what the visitor had before.
-    const kept: Partial<SessionData> = { ...sessionOf(req) };
-    delete kept.cookie;
+    const kept = await anonymousData(req);
     await promisify(sessionOf(req).regenerate.bind(sessionOf(req)))();
     const session = Object.assign(sessionOf(req), kept, {
       userId: user.id,
@@ -120,6 +119,23 @@ export const refuseCrossSite: RequestHandler = (req, res, next) => {
   if (sameSite) return next();
   res.status(403).json({ error: 'cross-site request refused' });
 };
+
+/**
+ * What a sign-in carries over to the new session: the data of an anonymous visitor, as the store holds it now.
+ * Read again, because this request may have waited (a body held back) while the session was signed out: an
+ * ended session carries nothing, nor does one signed in as someone else (switching accounts starts clean).
+ */
+async function anonymousData(req: Request): Promise<Partial<SessionData>> {
+  const session = sessionOf(req);
+  try {
+    await promisify(session.reload.bind(session))();
+  } catch {
+    return {}; // never saved (a first request), or ended meanwhile
+  }
+  const data: Partial<SessionData> = { ...sessionOf(req) };
+  delete data.cookie;
+  return data.userId === undefined ? data : {};
+}
 
 const signedIn: RequestHandler = (req, res, next) => {
   if (sessionOf(req).userId !== undefined) return next();

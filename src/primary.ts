@@ -34,7 +34,8 @@ function main(): void {
       : undefined;
   host?.on('rejected', (error: Error) => log.warn({ err: error }, `session store refused a write: ${error.message}`));
   host?.on('evicting', ({ bound, limit, sessions, bytes }: Evicting) => {
-    const setting = bound === 'maxSessions' ? `SESSION_MAX_SESSIONS (${limit})` : `SESSION_MAX_TOTAL_BYTES (${limit}, a quarter of the primary's heap limit unless set)`;
+    const setting =
+      bound === 'maxSessions' ? `SESSION_MAX_SESSIONS (${limit})` : `SESSION_MAX_TOTAL_BYTES (${limit}${config.sessionMaxTotalBytes === null ? ': a quarter of the primary\'s heap limit, as it is not set' : ''})`;
     log.warn({ bound, limit, sessions, bytes }, `session store full: evicting the least recently used sessions (those without a user first) to stay within ${setting}; ${sessions} sessions held (counted as ${bytes} bytes). Counted in ecs_sessions_evicted_total`);
   });
   host?.on('snapshot-failed', (error: Error) =>

@@ -33,8 +33,10 @@ for _, member in ipairs(redis.call('ZRANGE', userKey, 0, -1)) do
   local value = member ~= sid and redis.call('GET', prefix .. member)
   local mine = member == sid
   if value then
+    -- A value Lua's cjson cannot decode (a lone surrogate in a note, say) stays filed under this user and counts:
+    -- dropping it from the set would let that session escape "sign out everywhere" and the cap.
     local readable, session = pcall(cjson.decode, value)
-    mine = readable and type(session) == 'table' and session[field] == user
+    mine = not readable or (type(session) == 'table' and session[field] == user)
   end
   if mine then
     if member ~= sid then live[#live + 1] = member end

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp } from '../src/app.js';
 import { ClusterStore } from '../src/store/index.js';
+import http from 'node:http';
 import { CookieJar, listen, request } from './helpers/http.js';
+import { until } from './helpers/poll.js';
 
 const host = ClusterStore.setup()!;
 /** A fresh app on an empty store: the tests of this file share one host. */
@@ -74,6 +76,31 @@ test('your sessions: the page lists at most maxSessionsPerUser (the store\'s cap
   for (let i = 0; i < 5; i++) devices.push(await signedIn(url, alice, { 'user-agent': `Device/${i}` }));
   const listed = (await devices[4]!.get(`${url}/api/sessions`)).json.sessions as { device: string }[];
   assert.deepEqual(listed.map(({ device }) => device), ['Device/4', 'Device/3', 'Device/2'], 'the newest three, newest first');
+});
+
+test('sign-in carries only an anonymous visitor\'s data, as it is when the sign-in runs: switching accounts starts clean, and a session signed out meanwhile carries nothing', async (t) => {
+  const url = await listen(t, app());
+  const alice_ = await signedIn(url);
+  await alice_.post(`${url}/notes`, { note: 'alice\'s secret' });
+  const switched = await alice_.post(`${url}/login`, { username: 'bob', password: 'bob-demo-password' });
+  assert.equal(switched.status, 200);
+  assert.deepEqual((await alice_.get(`${url}/notes`)).json.notes, [], 'bob does not get alice\'s notes');
+
+  // A thief holds back the body of a sign-in with a copy of an anonymous visitor's cookie; the visitor's session
+  // ends meanwhile; the sign-in must not bring its data back under a new id.
+  const visitor = new CookieJar();
+  await visitor.post(`${url}/notes`, { note: 'the visitor\'s cart' });
+  const sid = decodeURIComponent(visitor.cookie!.split('=')[1]!).slice(2).split('.')[0]!;
+  const loaded = host.stats().requests;
+  const body = JSON.stringify({ username: 'bob', password: 'bob-demo-password' });
+  const held = http.request(`${url}/login`, { method: 'POST', agent: false, headers: { cookie: visitor.cookie, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+  const answered = new Promise<string>((resolve) => held.on('response', (res) => resolve(res.headers['set-cookie']![0]!.split(';')[0]!)));
+  held.flushHeaders();
+  await until(() => host.stats().requests > loaded, 'the sign-in to load the session');
+  host.sessions.destroy(sid);
+  held.end(body);
+  const thief = await answered;
+  assert.deepEqual((await request(`${url}/notes`, { cookie: thief })).json.notes, [], 'nothing of the ended session came back');
 });
 
 test('cross-site: a POST from another site (Origin, Sec-Fetch-Site) is refused with 403 and changes nothing', async (t) => {

@@ -28,9 +28,10 @@ export interface ClusterStoreOptions {
    */
   userField?: string | undefined;
   /**
-   * Most answered calls outstanding at once (reads, updates); more wait in the worker, within their timeout. It
-   * bounds the size of the host's answer to one turn of this worker: a client pipelining a thousand requests of
-   * large sessions would otherwise make the primary build and send one message of tens of MB. @default 128
+   * Most answered calls outstanding at once (reads, updates; and, counted apart, session locks, whose grants bring
+   * the session along); more wait in the worker, within their timeout. It bounds the size of the host's answer to
+   * one turn of this worker: a client pipelining a thousand requests of large sessions would otherwise make the
+   * primary build and send one message of tens of MB. @default 128
    */
   maxInFlight?: number | undefined;
   /** Called after every store call, for metrics: the op's name, how it ended, how long it took in ms. @default none */

@@ -49,13 +49,17 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
   });
   return function sessionLockMiddleware(req: Marked, res, next) {
     // No cookie, no session to protect: a new session is this request's alone.
-    const key = cookieValue(req.headers.cookie, cookieName);
-    if (key === undefined) {
+    const value = cookieValue(req.headers.cookie, cookieName);
+    if (value === undefined) {
       req[unlocked] = true;
       next();
       return;
     }
-    const sid = unverifiedSid(key);
+    const sid = unverifiedSid(value);
+    // One lock per session id, whatever signature the cookie carries: requests with forged signatures for one id
+    // wait in line with the rest (and are then refused by express-session), instead of each taking a lock of its
+    // own and each grant bringing a copy of the session along.
+    const key = sid === null ? value : `s:${sid}`;
     let gone = false;
     let release = () => {
       gone = true; // the visitor left while this request waited: the lock, once granted, goes straight back
@@ -71,44 +75,58 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
         return;
       }
       const [token, found] = granted!;
-      // The grant brought the session along: express-session's get takes it (if the cookie's signature verifies).
-      if (sid !== null) store.preload(sid, found);
       release = () => {
         release = () => {};
         res.off('finish', onEnd);
         res.off('close', onEnd);
-        if (sid !== null) store.unload(sid);
         store.post(unlock, [key, token]);
       };
-      if (gone) release();
-      else next();
+      if (gone) {
+        release();
+        return;
+      }
+      // The grant brought the session along: express-session, mounted right after, takes it in the same tick
+      // (its get runs inside next()) if the cookie's signature verifies. Whatever it did not take is dropped at
+      // once: a copy left for later would be served to another request of that id after a sign-out.
+      if (sid !== null) store.preload(sid, found);
+      try {
+        next();
+      } finally {
+        if (sid !== null) store.unload(sid);
+      }
     }, waitMs);
   };
 }
 
 /**
- * The session id inside an express-session cookie value (`s:` + id + `.` + signature, URL-encoded), not yet
+ * The session id inside an express-session cookie value (`s:` + id + `.` + signature, decoded), not yet
  * verified: the grant of the lock brings that session along, and express-session uses it only if the
  * signature verifies (it asks the store for the id only then). Null when the value has another form.
  */
 export function unverifiedSid(value: string): string | null {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(value);
-  } catch {
-    return null;
-  }
-  const dot = decoded.lastIndexOf('.');
-  return decoded.startsWith('s:') && dot > 2 ? decoded.slice(2, dot) : null;
+  const dot = value.lastIndexOf('.');
+  return value.startsWith('s:') && dot > 2 ? value.slice(2, dot) : null;
 }
 
-/** The raw value of the first cookie called `name` in a Cookie header; undefined when absent, empty or too long. */
+/**
+ * The value of the first cookie called `name` in a Cookie header, as express-session reads it (quotes around it
+ * dropped, percent-escapes decoded): the forms of one cookie that express-session takes for the same session
+ * share one lock. Undefined when absent, empty or too long.
+ */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   for (const pair of header.split(';')) {
     const at = pair.indexOf('=');
     if (at < 0 || pair.slice(0, at).trim() !== name) continue;
-    const value = pair.slice(at + 1).trim();
+    let value = pair.slice(at + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value.includes('%')) {
+      try {
+        value = decodeURIComponent(value);
+      } catch {
+        // as the cookie module does: a value that does not decode is taken as it is
+      }
+    }
     return value.length > 0 && value.length <= maxLockKeyLength ? value : undefined;
   }
   return undefined;

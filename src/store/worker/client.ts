@@ -37,8 +37,8 @@ interface Pending {
   callback: Callback;
   /** Only for a call with a longer timeout than the rest (a lock): its own timer. */
   timer?: NodeJS.Timeout;
-  /** Sent and counted against maxInFlight: its answer (or timeout) lets the next waiting call go. */
-  counted?: boolean;
+  /** Sent and counted against maxInFlight, in this pool: its answer (or timeout) lets the next waiting call go. */
+  counted?: Pool;
 }
 
 /**
@@ -48,6 +48,9 @@ interface Pending {
 type State = 'greeting' | 'ready' | 'unavailable' | 'closed';
 
 const probeIntervalMs = 1000;
+
+/** Answered calls are counted in two pools: the ordinary ones, and those that may wait in the host (locks). */
+type Pool = 0 | 1;
 let warnedNoHost = false;
 
 /** Emits `unavailable` (StoreError) and `available`: never express-session's `disconnect` (see cluster-store.ts). */
@@ -71,10 +74,10 @@ export class StoreClient extends EventEmitter {
   #nextId = 1;
   #flushScheduled = false;
   readonly #maxInFlight: number;
-  /** Answered calls sent and not yet answered, counted against maxInFlight. */
-  #inFlight = 0;
-  /** Answered calls over maxInFlight: tracked (their deadline runs), sent as earlier ones are answered. */
-  #waiting: unknown[][] = [];
+  /** Answered calls sent and not yet answered, by pool, counted against maxInFlight. */
+  readonly #inFlight: [number, number] = [0, 0];
+  /** Answered calls over maxInFlight, by pool: tracked (their deadline runs), sent as earlier ones are answered. */
+  readonly #waiting: [unknown[][], unknown[][]] = [[], []];
   #timer: NodeJS.Timeout | undefined;
   #prober: NodeJS.Timeout | undefined;
   #greetingOut = false;
@@ -83,8 +86,9 @@ export class StoreClient extends EventEmitter {
    * `maxInFlight` bounds the answered calls outstanding at once, and so the size of the host's answer to one turn of
    * this worker: a client that sends a thousand pipelined requests of large sessions makes a thousand reads, whose
    * answers would otherwise travel as one message of tens of MB through the primary (an amplification found by an
-   * attacker's try). The rest wait here, in order, within their own timeout. Lock waits (longer timeouts) are not
-   * counted: they may wait in the host for long, and must not hold up everyone else's calls.
+   * attacker's try). The rest wait here, in order, within their own timeout. Lock calls (longer timeouts) count in
+   * a pool of their own: they may wait in the host for long, and must not hold up everyone else's calls, but each
+   * grant brings a session along, so they are bounded as well.
    */
   constructor(transport: Transport, timeoutMs: number, maxInFlight = 128) {
     super();
@@ -118,7 +122,7 @@ export class StoreClient extends EventEmitter {
       if (pending === undefined) continue; // a late answer to a call that already timed out
       this.#pending.delete(reply[0]);
       clearTimeout(pending.timer);
-      if (pending.counted) this.#release();
+      if (pending.counted !== undefined) this.#release(pending.counted);
       const error = reply[1];
       deliver(pending.callback, error ? fromWireError(error) : null, reply[2]);
     }
@@ -133,8 +137,9 @@ export class StoreClient extends EventEmitter {
     this.#timer = undefined;
     clearInterval(this.#prober);
     this.#queue = [];
-    this.#waiting = [];
-    this.#inFlight = 0;
+    this.#waiting[0] = [];
+    this.#waiting[1] = [];
+    this.#inFlight.fill(0);
     const callbacks = [...this.#held, ...this.#pending.values()].map(({ callback }) => callback);
     for (const { timer } of this.#pending.values()) clearTimeout(timer);
     this.#held = [];
@@ -175,28 +180,28 @@ export class StoreClient extends EventEmitter {
     } else {
       const id = this.#track(call);
       const request = [id, op.name, ...args];
-      if (call.allowedMs <= this.#timeoutMs) {
-        if (this.#inFlight >= this.#maxInFlight) {
-          this.#waiting.push(request);
-          return;
-        }
-        this.#inFlight++;
-        this.#pending.get(id)!.counted = true;
+      const pool: Pool = call.allowedMs > this.#timeoutMs ? 1 : 0;
+      if (this.#inFlight[pool] >= this.#maxInFlight) {
+        this.#waiting[pool].push(request);
+        return;
       }
+      this.#inFlight[pool]++;
+      this.#pending.get(id)!.counted = pool;
       this.#queue.push(request);
     }
     this.#scheduleFlush();
   }
 
-  /** A counted call ended (answered or timed out): the oldest waiting calls still within their deadline go. */
-  #release(): void {
-    this.#inFlight--;
-    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
-      const request = this.#waiting.shift()!;
+  /** A counted call ended (answered or timed out): the oldest waiting calls of its pool still within their deadline go. */
+  #release(pool: Pool): void {
+    this.#inFlight[pool]--;
+    const waiting = this.#waiting[pool];
+    while (this.#inFlight[pool] < this.#maxInFlight && waiting.length > 0) {
+      const request = waiting.shift()!;
       const pending = this.#pending.get(request[0] as number);
       if (pending === undefined) continue; // timed out while it waited
-      pending.counted = true;
-      this.#inFlight++;
+      pending.counted = pool;
+      this.#inFlight[pool]++;
       this.#queue.push(request);
       this.#scheduleFlush();
     }
@@ -267,6 +272,7 @@ export class StoreClient extends EventEmitter {
       // Longer than the shared timeout (a lock may wait in the host): a timer of its own.
       pending.timer = setTimeout(() => {
         this.#pending.delete(id);
+        if (pending.counted !== undefined) this.#release(pending.counted);
         this.#timeOut(pending);
       }, Math.max(0, delayMs)).unref();
     } else {
@@ -308,7 +314,7 @@ export class StoreClient extends EventEmitter {
         return;
       }
       this.#pending.delete(id);
-      if (pending.counted) this.#release();
+      if (pending.counted !== undefined) this.#release(pending.counted);
       this.#timeOut(pending);
     }
   };
