@@ -84,7 +84,7 @@ function checkSave(op: string, args: readonly unknown[], limits: Limits): void {
   if (typeof args[1] !== 'string') throw badRequest(`${op}: the session must be a JSON string`);
   checkExpiry(args[2], op);
   checkUserId(args[3], limits, true);
-  if (args[4] !== null && !(typeof args[4] === 'number' && args[4] > 0 && Number.isFinite(args[4]))) throw badRequest(`${op}: lifetimeMs must be a positive number or null`);
+  checkLifetime(args[4], op);
   checkSessionSize(args[0] as string, args[1], limits.maxSessionBytes);
 }
 
@@ -120,7 +120,7 @@ const touch = defineOp<[sid: string, expiresAt: number | null, lifetimeMs: numbe
   check(args, limits) {
     checkSid('touch', args, 3, limits);
     checkExpiry(args[1], 'touch');
-    if (args[2] !== null && !(typeof args[2] === 'number' && args[2] > 0 && Number.isFinite(args[2]))) throw badRequest('touch: lifetimeMs must be a positive number or null');
+    checkLifetime(args[2], 'touch');
   },
   run: ({ sessions }, sid, expiresAt, lifetimeMs) => sessions.touch(sid, expiresAt, lifetimeMs),
 });
@@ -222,6 +222,11 @@ function checkUserId(value: unknown, limits: Limits, orNull: boolean): void {
   if (value.length > limits.maxUserIdLength) {
     throw new StoreError(ErrorCode.userIdTooLong, `user id of ${value.length} characters, over maxUserIdLength (${limits.maxUserIdLength}); the session was not saved`);
   }
+}
+
+/** A lifetime is the cookie's maxAge, a positive number of ms, or null (none: the host's default). */
+function checkLifetime(value: unknown, op: string): void {
+  if (value !== null && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw badRequest(`${op}: lifetimeMs must be a positive number or null`);
 }
 
 function checkExpiry(value: unknown, op: string): void {
