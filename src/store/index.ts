@@ -10,4 +10,4 @@ export { SessionTable } from './primary/session-table.js';
 export type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, UserSession } from './primary/sessions.js';
 export { lockStats, sessionLock, sessionLocks, type LockStats, type SessionLockOptions } from './lock/index.js';
 export { snapshots, type LoadResult, type SnapshotOptions } from './snapshot/index.js';
-export { ClusterRateLimitStore, rateLimits, type ClusterRateLimitStoreOptions } from './rate-limit/index.js';
+export { ClusterRateLimitStore, rateLimits, rateLimitStats, rateLimitsWith, type ClusterRateLimitStoreOptions, type RateLimitsFull, type RateLimitsOptions, type RateLimitStats } from './rate-limit/index.js';

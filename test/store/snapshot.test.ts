@@ -1,6 +1,8 @@
-// Snapshots on a real file system: a round trip, and every way a file can be bad (moved aside, table empty).
+// Snapshots on a real file system: a round trip, every way a file can be bad (moved aside, table empty), and
+// an attacker sharing the directory (a file or link planted where the store writes; a link as the snapshot).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -99,4 +101,103 @@ test('snapshot: sessions keep their user through a save and a load; a version 1 
   writeFileSync(old, `{"format":"express-cluster-sessions/snapshot","version":1}\n["x","{}",${Math.ceil(Date.now() / 1000) + 60},60,null]\n`);
   const fromOld = new SessionTable();
   assert.deepEqual(loadSnapshot(fromOld, old), { outcome: 'loaded', restored: 1, expired: 0 });
+});
+
+// An attacker who shares the snapshot's directory plants a file or a link where the store will write its
+// temporary file. Planted here at the very name the store opens (the hook below), as if it could be predicted.
+function plantAtTemporary(t: TestContext, plant: (temporary: string) => void): string[] {
+  const opened: string[] = [];
+  const realOpen = fsPromises.open;
+  t.mock.method(fsPromises, 'open', (where: string, ...rest: Parameters<typeof realOpen> extends [unknown, ...infer R] ? R : never) => {
+    opened.push(where);
+    plant(where);
+    return realOpen(where, ...rest);
+  });
+  syncBuiltinESMExports(); // the store imported `open` from node:fs/promises: point that binding at the mock too
+  t.after(() => syncBuiltinESMExports());
+  return opened;
+}
+
+function withUmask(t: TestContext, mask: number): void {
+  const before = process.umask(mask);
+  t.after(() => process.umask(before));
+}
+
+test('snapshot: a link planted at the temporary name is never written through; the write fails and the next lands at mode 0600 under umask 0', async (t) => {
+  withUmask(t, 0);
+  const dir = folder(t);
+  const file = path.join(dir, 'sessions.jsonl');
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'untouched');
+  const table = new SessionTable();
+  table.set('secret-session-id', '{}', Date.now() + 60_000);
+  const opened = plantAtTemporary(t, (temporary) => symlinkSync(victim, temporary));
+  const outcome = await saveSnapshot(table, file).then(() => 'saved', (error: NodeJS.ErrnoException) => error.code);
+  t.mock.restoreAll();
+  syncBuiltinESMExports();
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched', 'nothing written through the link');
+  assert.equal(outcome, 'EEXIST');
+  assert.ok(lstatSync(opened[0]!).isSymbolicLink(), "the planted link is not the store's to remove");
+  assert.equal(await saveSnapshot(table, file), 1);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+});
+
+test('snapshot: the temporary file has an unpredictable name in the target\'s directory; a file planted at the old name is left alone', async (t) => {
+  withUmask(t, 0);
+  const dir = folder(t);
+  const file = path.join(dir, 'sessions.jsonl');
+  const planted = `${file}.${process.pid}.tmp`; // the name this store used to write to
+  writeFileSync(planted, 'planted', { mode: 0o666 });
+  chmodSync(planted, 0o666);
+  const table = new SessionTable();
+  table.set('secret-session-id', '{}', Date.now() + 60_000);
+  const opened = plantAtTemporary(t, () => {});
+  await saveSnapshot(table, file);
+  assert.equal(statSync(file).mode & 0o777, 0o600, 'not the mode of a file someone else made');
+  assert.equal(readFileSync(planted, 'utf8'), 'planted');
+  await saveSnapshot(table, file);
+  assert.equal(opened.length, 2);
+  assert.notEqual(opened[0], opened[1]);
+  assert.ok(opened.every((name) => path.dirname(name) === dir && name !== planted), opened.join(', '));
+});
+
+test('snapshot: a write that fails removes its temporary file', async (t) => {
+  const dir = folder(t);
+  const unwritable = { records: () => [['a', 1n]] } as unknown as SessionTable; // JSON.stringify throws on a BigInt
+  await assert.rejects(saveSnapshot(unwritable, path.join(dir, 'sessions.jsonl')), TypeError);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('snapshot: a snapshot file that is a symbolic link is refused at start, naming it; its target is neither read nor moved', (t) => {
+  const dir = folder(t);
+  const real = path.join(dir, 'real.jsonl');
+  const link = path.join(dir, 'sessions.jsonl');
+  writeFileSync(real, 'not a snapshot');
+  symlinkSync(real, link);
+  assert.throws(() => new StoreHost({ features: [snapshots({ file: link })] }), {
+    message: `snapshots: ${link} is a symbolic link (to ${real}); give the real path of the snapshot file: the store neither reads nor writes one through a link`,
+  });
+  assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still there');
+  assert.equal(readFileSync(real, 'utf8'), 'not a snapshot');
+  assert.deepEqual(readdirSync(dir).sort(), ['real.jsonl', 'sessions.jsonl']);
+});
+
+test('snapshot: writing to a snapshot file that became a symbolic link is refused, and the host says so in snapshot-failed', async (t) => {
+  const dir = folder(t);
+  const file = path.join(dir, 'sessions.jsonl');
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'untouched');
+  const host = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
+  host.handle([[0, 'set', 'kept', '{}', Date.now() + 60_000, null, null]]);
+  symlinkSync(victim, file);
+  const outcome = new Promise<Error | string>((resolve) => {
+    host.once('snapshot-failed', resolve);
+    host.once('snapshot-saved', () => resolve('saved'));
+  });
+  await host.close();
+  assert.match(String(await outcome), new RegExp(`^Error: snapshots: ${file} is a symbolic link \\(to ${victim}\\); give the real path`));
+  assert.ok(lstatSync(file).isSymbolicLink(), 'the link is not replaced');
+  assert.equal(readFileSync(victim, 'utf8'), 'untouched');
+  assert.deepEqual(readdirSync(dir).sort(), ['sessions.jsonl', 'victim'], 'no temporary file left behind');
 });

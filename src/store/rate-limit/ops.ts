@@ -1,9 +1,10 @@
 // The rate limiter's ops and its feature: `rateLimits` goes into ClusterStore.setup({ features }) in the primary,
 // where the counters live; ClusterRateLimitStore (limit-store.ts) calls these ops from each worker.
-import type { Feature } from '../primary/host.js';
+import type { Feature, StoreHost } from '../primary/host.js';
 import { badRequest } from '../shared/errors.js';
 import { defineOp, type AnyOp } from '../shared/ops.js';
-import { Counters } from './counters.js';
+import { checkOptions, integer } from '../shared/options.js';
+import { costOfKey, Counters, rateLimitDefaults, type RateLimitsOptions, type RateLimitStats } from './counters.js';
 
 /** Longest limiter prefix and client key, in characters. */
 export const maxPrefixLength = 100;
@@ -44,13 +45,36 @@ export const reset = defineOp<[prefix: string, key: string], void, Counters>({
   run: ({ state }, prefix, key) => state.reset(prefix, key),
 });
 
-/** Rate-limit counters shared by every worker, for ClusterStore.setup({ features: [rateLimits] }). */
-export const rateLimits: Feature<Counters> = {
-  name: 'rate-limits',
-  ops: [hit, unhit, reset] as readonly AnyOp[],
-  attach() {
-    const counters = new Counters();
-    const sweeper = setInterval(() => counters.sweep(), 60_000).unref();
-    return { state: counters, close: () => clearInterval(sweeper) };
-  },
-};
+/** The counters of each host with rate limits, for rateLimitStats(). */
+const attached = new WeakMap<StoreHost, Counters>();
+
+/**
+ * Rate-limit counters shared by every worker, for ClusterStore.setup({ features: [rateLimits] }), with the default
+ * bounds; `rateLimitsWith({ maxCounters, maxTotalBytes })` for others. The host emits `rate-limits-full`
+ * (RateLimitsFull) the first time each bound makes new clients share a count: log it.
+ */
+export function rateLimitsWith(options: RateLimitsOptions = {}): Feature<Counters> {
+  checkOptions('rateLimitsWith()', options, {
+    maxCounters: integer(1),
+    maxTotalBytes: integer(4 * costOfKey('x'.repeat(maxKeyLength))), // four of the longest keys at least
+  });
+  const { maxCounters = rateLimitDefaults.maxCounters, maxTotalBytes = rateLimitDefaults.maxTotalBytes } = options;
+  return {
+    name: 'rate-limits',
+    settings: { maxCounters, maxTotalBytes },
+    ops: [hit, unhit, reset] as readonly AnyOp[],
+    attach(host) {
+      const counters = new Counters({ maxCounters, maxTotalBytes }, (full) => host.emit('rate-limits-full', full));
+      attached.set(host, counters);
+      const sweeper = setInterval(() => counters.sweep(), 60_000).unref();
+      return { state: counters, close: () => clearInterval(sweeper) };
+    },
+  };
+}
+
+export const rateLimits: Feature<Counters> = rateLimitsWith();
+
+/** How many counters `host` holds and what its bound cost; undefined when the primary registered no rate limits. */
+export function rateLimitStats(host: StoreHost): RateLimitStats | undefined {
+  return attached.get(host)?.stats();
+}

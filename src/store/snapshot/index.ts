@@ -8,7 +8,10 @@ import { loadSnapshot, saveSnapshot, type LoadResult } from './file.js';
 export type { LoadResult } from './file.js';
 
 export interface SnapshotOptions {
-  /** The file (JSON lines, mode 0600); written to `<file>.<pid>.tmp` first, then renamed. */
+  /**
+   * The file (JSON lines, mode 0600): written to `<file>.<random>.tmp`, created anew (never a file or link found
+   * there), then renamed over it. Its real path: a symbolic link is refused.
+   */
   file: string;
   /** How often the snapshot is written, in ms. @default 60_000 */
   intervalMs?: number | undefined;
@@ -16,7 +19,9 @@ export interface SnapshotOptions {
 
 /**
  * For ClusterStore.setup({ features: [snapshots({ file })] }). The host emits `snapshot-loaded` (LoadResult) on
- * the next tick, `snapshot-saved` (count) and `snapshot-failed` (error); a failure is never thrown.
+ * the next tick, `snapshot-saved` (count) and `snapshot-failed` (error); a failed write is never thrown. A `file`
+ * that is a symbolic link or not a regular file is a setting to fix: setup() throws, naming it, and writes
+ * refused for that reason later (the file replaced by a link) are `snapshot-failed`.
  */
 export function snapshots(options: SnapshotOptions): Feature<undefined> {
   checkOptions('snapshots()', options, { file: text, intervalMs: integer(1) });
@@ -26,7 +31,7 @@ export function snapshots(options: SnapshotOptions): Feature<undefined> {
     name: 'snapshots',
     settings: { file, intervalMs },
     attach(host) {
-      const loaded: LoadResult = loadSnapshot(host.sessions, file);
+      const loaded: LoadResult = loadSnapshot(host.sessions, file); // throws for a link: starting empty would hide it
       // setup() attaches before its caller can listen: tell on the next tick.
       process.nextTick(() => host.emit('snapshot-loaded', loaded));
       let saving: Promise<void> | undefined;
