@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ClusterMemoryStorePrimary } from '@express-rate-limit/cluster-memory-store';
 import { ClusterStore, rateLimits } from '../src/store/index.js';
+import { cleanupOnExit } from './lib/cleanup.js';
 import { median } from './lib/stats.js';
 
 type Kind = 'ClusterRateLimitStore' | 'cluster-memory-store';
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
   ClusterStore.setup({ features: [rateLimits] });
   new ClusterMemoryStorePrimary().init();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./lib/rate-limit-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx'] });
+  const cleanups = cleanupOnExit();
   const workers = [cluster.fork(), cluster.fork()];
+  cleanups.add(() => workers.forEach((worker) => worker.process.kill('SIGKILL')));
   try {
     await Promise.all(workers.map((worker) => reply(worker)));
     const kinds: Kind[] = ['ClusterRateLimitStore', 'cluster-memory-store'];
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
       console.log(`| ${kind} | ${median(runs.map((r) => r.opsPerS)).toFixed(0)} | ${median(runs.map((r) => r.primaryUsPerOp)).toFixed(1)} µs |`);
     }
   } finally {
-    for (const worker of workers) worker.process.kill('SIGKILL');
+    await cleanups.run();
   }
 }
 

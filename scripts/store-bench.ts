@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ClusterStore } from '../src/store/index.js';
 import { TAG } from '../src/store/shared/wire.js';
 import { ECHO_TAG, sessionOfBytes, type BenchCommand, type BenchOp, type BenchResult } from './lib/store-bench-protocol.js';
+import { cleanupOnExit } from './lib/cleanup.js';
 import { spread } from './lib/stats.js';
 
 const sidLength = 32;
@@ -54,12 +55,15 @@ async function main(): Promise<void> {
     if (message?.tag === ECHO_TAG) worker.send({ tag: ECHO_TAG, id: message.id, pad: replyPadding });
   });
   const profile = values['cpu-prof-dir'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`];
+  const cleanups = cleanupOnExit();
   // One group of workers per serialization, all served by the same host: a channel's serialization is its own.
   const groups = (serializations as Serialization[]).map((serialization) => {
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./lib/store-bench-worker.ts', import.meta.url)), execArgv: ['--import', 'tsx', ...profile], serialization });
     return { serialization, workers: Array.from({ length: workerCount }, () => cluster.fork(values.nice ? { STORE_BENCH_NICE: '19' } : {})) };
   });
   const allWorkers = groups.flatMap((group) => group.workers);
+  // Interrupted (or left behind by npm), it kills them; a run that ends lets them exit on their own (finally, below).
+  cleanups.add(() => allWorkers.forEach((worker) => worker.process.kill('SIGKILL')));
   /** One case on one group's workers at once, with the primary's CPU and the host's messages over it. */
   const runCase = async (group: (typeof groups)[number], command: Extract<BenchCommand, { cmd: 'run' }>): Promise<Row> => {
     const cpuBefore = process.cpuUsage();
