@@ -62,7 +62,7 @@ export function accountRoutes(store: UserAwareStore, users: UserDirectory, worke
       return;
     }
     // A new session id at sign-in (against session fixation), keeping what the visitor had before.
-    const kept = await anonymousData(req);
+    const kept = await carriedData(req, user.id);
     await promisify(sessionOf(req).regenerate.bind(sessionOf(req)))();
     const session = Object.assign(sessionOf(req), kept, {
       userId: user.id,
@@ -121,11 +121,12 @@ export const refuseCrossSite: RequestHandler = (req, res, next) => {
 };
 
 /**
- * What a sign-in carries over to the new session: the data of an anonymous visitor, as the store holds it now.
- * Read again, because this request may have waited (a body held back) while the session was signed out: an
- * ended session carries nothing, nor does one signed in as someone else (switching accounts starts clean).
+ * What a sign-in as `userId` carries over to the new session: the data of an anonymous visitor, or of this same
+ * user signing in again, as the store holds it now. Read again, because this request may have waited (a body held
+ * back) while the session was signed out: an ended session carries nothing, nor does one signed in as someone
+ * else (switching accounts starts from nothing of the previous user).
  */
-async function anonymousData(req: Request): Promise<Partial<SessionData>> {
+async function carriedData(req: Request, userId: string): Promise<Partial<SessionData>> {
   const session = sessionOf(req);
   try {
     await promisify(session.reload.bind(session))();
@@ -134,7 +135,7 @@ async function anonymousData(req: Request): Promise<Partial<SessionData>> {
   }
   const data: Partial<SessionData> = { ...sessionOf(req) };
   delete data.cookie;
-  return data.userId === undefined ? data : {};
+  return data.userId === undefined || data.userId === userId ? data : {};
 }
 
 const signedIn: RequestHandler = (req, res, next) => {

@@ -62,7 +62,7 @@ export interface AppOptions {
    * Express's `trust proxy`: set it behind a TLS-terminating proxy, so a secure cookie is sent when the proxy says
    * the visitor came over HTTPS (X-Forwarded-Proto). @default false
    */
-  trustProxy?: boolean | number | string;
+  trustProxy?: boolean | number | string | string[];
   /** Count requests. @default none */
   metrics?: AppMetrics;
   /** Where errors (and, with `logRequests`, every request) are logged. @default pino to stdout */

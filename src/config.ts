@@ -1,5 +1,7 @@
 // The one reader of the environment: parses and validates every setting, for the primary and the workers alike.
 import os from 'node:os';
+import { parseTrustProxy, publicEntries, TRUST_PROXY_FORMS, type TrustProxy } from './trust-proxy.js';
+import { demoAccountsInUse } from './users.js';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -28,14 +30,14 @@ export interface Config {
   sessionMaxAgeMs: number;
   sessionMaxSessions: number;
   sessionMaxBytes: number;
-  /** Most bytes the cluster store's sessions may take in the primary's heap; null: half its heap limit. */
+  /** Most bytes the cluster store's sessions may take in the primary's heap; null: a quarter of its heap limit. */
   sessionMaxTotalBytes: number | null;
   /** Most sessions one user holds (both stores); a sign-in beyond it ends that user's least recently used. */
   sessionMaxPerUser: number;
   storeTimeoutMs: number;
   shutdownTimeoutMs: number;
-  /** Express's `trust proxy`: false, true, a number of hops, or a comma list of addresses/subnets. */
-  trustProxy: boolean | number | string;
+  /** Express's `trust proxy`: false, true, a number of hops, or a list of addresses, subnets and names. */
+  trustProxy: TrustProxy;
   /** Absolute session lifetime, however much the session is used; 0: none. */
   sessionAbsoluteTimeoutMs: number;
   /** Cluster store: keep the sessions in this file across restarts (null: in memory only). */
@@ -51,6 +53,16 @@ export interface Config {
   logFormat: 'json' | 'pretty';
   /** One log line per HTTP request (pino-http). */
   logRequests: boolean;
+  /** Production may sign users in against the demo accounts of src/users.ts (a demo deployment). */
+  demoUsers: boolean;
+  /** The app signs users in against the demo accounts (src/users.ts's demoAccountsInUse). */
+  demoAccounts: boolean;
+  /** Slow clients: the request's headers must arrive within this (Node's headersTimeout). */
+  httpHeadersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (Node's requestTimeout); then 408. */
+  httpRequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open (Node's keepAliveTimeout). */
+  httpKeepAliveTimeoutMs: number;
   /** Run the requests of one session one at a time, across workers (cluster store only). */
   sessionLock: boolean;
   sessionLockWaitMs: number;
@@ -61,6 +73,8 @@ export interface Config {
   rateLimitSignInWindowMs: number;
   /** Requests one client address may make per minute, counted across the cluster; 0: no limit. */
   rateLimitRequestsPerMinute: number;
+  /** Most client addresses the primary counts on their own; beyond it new ones share one count per limiter. */
+  rateLimitMaxClients: number;
 }
 
 export class ConfigError extends Error {
@@ -76,7 +90,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Reads the settings from `env`; throws one ConfigError listing every problem. `terminal`: whether stdout is a
  * terminal, which makes readable logs the default in development.
  */
-export function loadConfig(env: Env = process.env, terminal = process.stdout.isTTY === true): Config {
+export function loadConfig(env: Env = process.env, terminal = process.stdout.isTTY === true, demoAccounts = demoAccountsInUse): Config {
   const problems: string[] = [];
   const read = new Reader(env, problems);
   const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'], 'development');
@@ -113,22 +127,20 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
     rateLimitSignInAttempts: read.integer('RATE_LIMIT_SIGNIN_ATTEMPTS', 5, 0, 1_000_000),
     rateLimitSignInWindowMs: read.integer('RATE_LIMIT_SIGNIN_WINDOW_S', 900, 1, 86_400) * 1000,
     rateLimitRequestsPerMinute: read.integer('RATE_LIMIT_REQUESTS_PER_MINUTE', 0, 0, 100_000_000),
+    rateLimitMaxClients: read.integer('RATE_LIMIT_MAX_CLIENTS', 100_000, 1, 10_000_000),
+    demoUsers: read.boolean('DEMO_USERS', false),
+    demoAccounts,
+    httpHeadersTimeoutMs: read.integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    httpRequestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    httpKeepAliveTimeoutMs: read.integer('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
   };
-  if (nodeEnv === 'production' && config.sessionSecrets.length === 0) {
+  if (config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
     problems.push(
-      'SESSION_SECRET is required when NODE_ENV=production: set it to a long random string ' +
-        '(a comma-separated list rotates secrets: the first signs, all verify)',
+      `HTTP_HEADERS_TIMEOUT_MS (${config.httpHeadersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.httpRequestTimeoutMs}): the headers are part of the request`,
     );
   }
-  if (nodeEnv === 'production' && config.sessionStore === 'memory') {
-    problems.push('SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production');
-  }
-  if (nodeEnv === 'production' && config.trustProxy === true && config.rateLimitSignInAttempts + config.rateLimitRequestsPerMinute > 0) {
-    problems.push(
-      'TRUST_PROXY=true trusts every X-Forwarded-For address a client sends, so the rate limits could be dodged by inventing one: ' +
-        'give the number of proxies in front of the app (1) or their addresses (loopback, 10.0.0.0/8)',
-    );
-  }
+  if (nodeEnv === 'production') problems.push(...productionProblems(config));
+  else if (config.demoUsers && !demoAccounts) problems.push(demoUsersIgnored);
   // The store refuses a byte bound that holds fewer than 4 of the largest sessions (256-character ids, counted at
   // 2 bytes a character plus 128): say so here, with the variables, rather than as a crash of the primary.
   const largestSession = 2 * (256 + config.sessionMaxBytes) + 128;
@@ -146,6 +158,65 @@ export function loadConfig(env: Env = process.env, terminal = process.stdout.isT
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Secrets shorter than this are refused in production: 32 random characters are enough that no one guesses one. */
+export const MIN_SECRET_LENGTH = 32;
+/** A hop count beyond this is refused in production with rate limits on: name the proxies' addresses instead. */
+export const MAX_TRUSTED_HOPS = 3;
+
+const makeSecret = 'make one with `openssl rand -base64 32` (or `node -p "crypto.randomBytes(32).toString(\'base64url\')"`)';
+const demoUsersIgnored = 'DEMO_USERS=true, but src/users.ts no longer uses the demo accounts (demoAccountsInUse is false): unset DEMO_USERS';
+
+/** What production refuses, beyond the ranges of each variable. */
+function productionProblems(config: Config): string[] {
+  const { demoAccounts } = config;
+  const problems: string[] = [];
+  if (config.sessionSecrets.length === 0) {
+    problems.push(
+      `SESSION_SECRET is required when NODE_ENV=production: set it to a random string of at least ${MIN_SECRET_LENGTH} characters ` +
+        `(${makeSecret}; a comma-separated list rotates secrets: the first signs, all verify)`,
+    );
+  }
+  const short = config.sessionSecrets.flatMap((secret, i) => (secret.length < MIN_SECRET_LENGTH ? [`secret ${i + 1} of ${config.sessionSecrets.length} has ${secret.length}`] : []));
+  if (short.length > 0) {
+    problems.push(`SESSION_SECRET: each secret must be at least ${MIN_SECRET_LENGTH} characters when NODE_ENV=production (${short.join(', ')}): ${makeSecret}`);
+  }
+  if (config.sessionStore === 'memory') {
+    problems.push('SESSION_STORE=memory keeps sessions per worker, so they do not follow visitors: it is for benchmarks; use cluster in production');
+  }
+  if (demoAccounts && !config.demoUsers) {
+    problems.push(
+      'the demo accounts of src/users.ts (alice and bob, their passwords in the README) would let anyone sign in: ' +
+        'replace createUserDirectory() in src/users.ts with your users and set demoAccountsInUse to false, or set DEMO_USERS=true for a demo deployment',
+    );
+  }
+  if (!demoAccounts && config.demoUsers) problems.push(demoUsersIgnored);
+  if (config.rateLimitSignInAttempts + config.rateLimitRequestsPerMinute > 0) problems.push(...spoofableTrust(config.trustProxy));
+  return problems;
+}
+
+/**
+ * With rate limits on, the client address they count must not be one a client can choose: every X-Forwarded-For
+ * entry added by an address TRUST_PROXY trusts is believed, and a client at a trusted address writes its own.
+ */
+function spoofableTrust(trust: TrustProxy): string[] {
+  const alternatives = `give the number of proxies in front of the app (1 to ${MAX_TRUSTED_HOPS}) or their private addresses (10.0.0.5, 10.0.0.0/8, loopback, uniquelocal)`;
+  if (trust === true) {
+    return [`TRUST_PROXY=true trusts every X-Forwarded-For address a client sends, so a client dodges the rate limits by inventing one: ${alternatives}`];
+  }
+  if (typeof trust === 'number' && trust > MAX_TRUSTED_HOPS) {
+    return [
+      `TRUST_PROXY=${trust} trusts ${trust} hops: with fewer proxies than that in front of the app, a client chooses the address the rate limits count. ` +
+        `More than ${MAX_TRUSTED_HOPS} is not a real chain: ${alternatives}`,
+    ];
+  }
+  const reaching = Array.isArray(trust) ? publicEntries(trust) : [];
+  if (reaching.length === 0) return [];
+  return [
+    `TRUST_PROXY trusts public addresses (${reaching.join(', ')}): a client there chooses the address the rate limits count. ` +
+      `Trust only your proxies: ${alternatives}; or set RATE_LIMIT_SIGNIN_ATTEMPTS=0 and RATE_LIMIT_REQUESTS_PER_MINUTE=0 if another layer limits clients`,
+  ];
 }
 
 /** For entry points: the configuration, or the problems printed to stderr and exit code 1 (no stack trace). */
@@ -191,15 +262,11 @@ class Reader {
     return fallback;
   }
 
-  trustProxy(name: string): boolean | number | string {
-    const raw = this.env[name]?.trim();
-    if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
-    if (raw === 'true') return true;
-    if (/^\d+$/.test(raw)) return Number(raw);
-    if (/^[\w.:/,\s-]+$/.test(raw)) return raw;
-    this.problems.push(
-      `${name} must be true, false, a number of proxies, or a comma-separated list of addresses or subnets (e.g. loopback, 10.0.0.0/8), got ${JSON.stringify(raw)}`,
-    );
+  trustProxy(name: string): TrustProxy {
+    const raw = this.env[name]?.trim() ?? '';
+    const parsed = parseTrustProxy(raw);
+    if ('value' in parsed) return parsed.value;
+    this.problems.push(`${name} must be ${TRUST_PROXY_FORMS}; got ${JSON.stringify(raw)}, which Express cannot use (${parsed.problem})`);
     return false;
   }
 

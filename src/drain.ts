@@ -12,14 +12,38 @@ export interface DrainableServer {
 const inFlight = Symbol('requests in flight');
 type TrackedSocket = Socket & { [inFlight]?: number };
 
-/**
- * @param graceMs how long an idle keep-alive connection may still bring a request before it is closed
- * @param lingerMs how long a closed connection keeps reading (and ignoring) what the client sent meanwhile
- */
-export function createDrainableServer(handler: http.RequestListener, graceMs = 1000, lingerMs = 2000): DrainableServer {
+/** How long a client may take: what a slow (or deliberately dribbling) client can hold a connection for. */
+export interface ClientTimeouts {
+  /** The request's headers, from the connection's start or the previous response (Node: headersTimeout). */
+  headersMs: number;
+  /** The whole request, body included (Node: requestTimeout): then 408 and the connection closes. */
+  requestMs: number;
+  /** An idle keep-alive connection between requests (Node: keepAliveTimeout). */
+  keepAliveMs: number;
+}
+
+export interface DrainOptions {
+  /** How long an idle keep-alive connection may still bring a request before it is closed. @default 1000 */
+  graceMs?: number;
+  /** How long a closed connection keeps reading (and ignoring) what the client sent meanwhile. @default 2000 */
+  lingerMs?: number;
+  /** @default Node's: 60 s for headers, 300 s for the request, 5 s keep-alive */
+  timeouts?: ClientTimeouts;
+}
+
+export function createDrainableServer(handler: http.RequestListener, { graceMs = 1000, lingerMs = 2000, timeouts }: DrainOptions = {}): DrainableServer {
   let draining = false;
   const sockets = new Set<TrackedSocket>();
-  const server = http.createServer((req, res) => {
+  const limits: http.ServerOptions = timeouts === undefined
+    ? {}
+    : {
+        headersTimeout: timeouts.headersMs,
+        requestTimeout: timeouts.requestMs,
+        // Node checks the two request timeouts every 30 s by default, so a limit of 10 s could hold a connection
+        // for 40: check often enough that a limit is kept to within a quarter of itself (at most each second).
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(timeouts.headersMs / 4)),
+      };
+  const server = http.createServer(limits, (req, res) => {
     const socket = req.socket as TrackedSocket;
     // A request that came in on a connection already closing is dropped: the client saw our FIN and retries.
     if (draining && socket.writableEnded) return;
@@ -28,6 +52,7 @@ export function createDrainableServer(handler: http.RequestListener, graceMs = 1
     if (draining) res.setHeader('Connection', 'close');
     handler(req, res);
   });
+  if (timeouts !== undefined) server.keepAliveTimeout = timeouts.keepAliveMs;
   server.on('connection', (socket: TrackedSocket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { loadConfigOrExit, redact } from './config.js';
+import { loadConfigOrExit, redact, type Config } from './config.js';
 import { createLogger, exitOnUncaught, type Logger } from './log.js';
-import { ClusterStore, rateLimits, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult } from './store/index.js';
+import { ClusterStore, rateLimitsWith, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult, type RateLimitsFull, type StoreHost } from './store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
@@ -16,22 +16,7 @@ function main(): void {
   const log = createLogger(config, { role: 'primary' });
   exitOnUncaught(log);
   const secrets = config.sessionSecrets.length > 0 ? config.sessionSecrets : [developmentSecret(log)];
-  // The rate limiters' counters live here too: a client's count is one for the whole cluster.
-  const features: Feature[] = [rateLimits];
-  if (config.sessionLock) features.push(sessionLocks);
-  if (config.snapshotFile !== null) features.push(snapshots({ file: config.snapshotFile, intervalMs: config.snapshotIntervalMs }));
-  const host =
-    config.sessionStore === 'cluster'
-      ? ClusterStore.setup({
-          maxSessions: config.sessionMaxSessions,
-          maxSessionBytes: config.sessionMaxBytes,
-          maxTotalBytes: config.sessionMaxTotalBytes ?? undefined,
-          maxSessionsPerUser: config.sessionMaxPerUser,
-          defaultTtlMs: config.sessionMaxAgeMs,
-          absoluteTimeoutMs: config.sessionAbsoluteTimeoutMs,
-          features,
-        })
-      : undefined;
+  const host = config.sessionStore === 'cluster' ? hostSessions(config, log) : undefined;
   host?.on('rejected', (error: Error) => log.warn({ err: error }, `session store refused a write: ${error.message}`));
   host?.on('evicting', ({ bound, limit, sessions, bytes }: Evicting) => {
     const setting =
@@ -42,6 +27,10 @@ function main(): void {
     log.error({ err: error, file: config.snapshotFile }, `could not write the session snapshot ${config.snapshotFile}: ${error.message}`),
   );
   host?.on('snapshot-loaded', (result: LoadResult) => logLoad(log, config.snapshotFile!, result));
+  host?.on('rate-limits-full', ({ bound, limit, counters, bytes, prefix }: RateLimitsFull) => {
+    const setting = bound === 'maxCounters' ? `RATE_LIMIT_MAX_CLIENTS (${limit})` : `its byte bound (${limit})`;
+    log.warn({ bound, limit, counters, bytes, prefix }, `rate-limit counters full at ${setting}: new client addresses of "${prefix}" now share one count (limited sooner, never later) until windows end; raise RATE_LIMIT_MAX_CLIENTS if these are real visitors`);
+  });
 
 
   // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
@@ -80,6 +69,10 @@ function main(): void {
     { nodeEnv: config.nodeEnv, sessionStore: config.sessionStore, sessionLock: config.sessionLock, workers: config.webConcurrency },
     `${config.nodeEnv}, sessions in ${config.sessionStore}${where}: starting ${config.webConcurrency} workers`,
   );
+  if (config.demoAccounts) {
+    const why = config.nodeEnv === 'production' ? 'DEMO_USERS=true lets production use them' : 'production refuses them unless DEMO_USERS=true';
+    log.warn(`demo accounts on: alice and bob can sign in with the passwords in the README (src/users.ts); ${why}`);
+  }
   // Metrics on the primary's own port, before any worker starts: a port in use stops the app with the setting to change.
   const metricsAddress = { host: config.metricsHost, port: config.metricsPort };
   const metrics = config.metrics
@@ -96,6 +89,31 @@ function main(): void {
       process.exit(1);
     },
   );
+}
+
+/**
+ * The session store's host, with the features the configuration asks for; a setting it refuses (a snapshot file
+ * that is a symbolic link) stops the app before any worker starts, with the store's message.
+ */
+function hostSessions(config: Config, log: Logger): StoreHost | undefined {
+  // The rate limiters' counters live here too: a client's count is one for the whole cluster.
+  const features: Feature[] = [rateLimitsWith({ maxCounters: config.rateLimitMaxClients })];
+  if (config.sessionLock) features.push(sessionLocks);
+  if (config.snapshotFile !== null) features.push(snapshots({ file: config.snapshotFile, intervalMs: config.snapshotIntervalMs }));
+  try {
+    return ClusterStore.setup({
+      maxSessions: config.sessionMaxSessions,
+      maxSessionBytes: config.sessionMaxBytes,
+      maxTotalBytes: config.sessionMaxTotalBytes ?? undefined,
+      maxSessionsPerUser: config.sessionMaxPerUser,
+      defaultTtlMs: config.sessionMaxAgeMs,
+      absoluteTimeoutMs: config.sessionAbsoluteTimeoutMs,
+      features,
+    });
+  } catch (error) {
+    log.fatal({ err: error }, `cannot start the session store: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }
 
 function logLoad(log: Logger, file: string, result: LoadResult): void {

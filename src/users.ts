@@ -1,5 +1,6 @@
-// The demo users of the sign-in example, in each worker: their passwords are hashed with scrypt when the worker
-// starts and never kept in clear. Replace this file with your user database; the routes need only `verify`.
+// Who may sign in, in each worker: the demo accounts of the sign-in example, their passwords hashed with scrypt when
+// the worker starts and never kept in clear. Replace createUserDirectory() with your user database (the routes need
+// only `verify`) and set demoAccountsInUse to false: production refuses to start with the demo accounts otherwise.
 import { randomBytes, scrypt, timingSafeEqual, type BinaryLike } from 'node:crypto';
 
 export interface User {
@@ -11,6 +12,17 @@ export interface User {
 export interface UserDirectory {
   /** The user with this name and password, or null: the same answer, in about the same time, for an unknown name. */
   verify(name: string, password: string): Promise<User | null>;
+}
+
+/**
+ * Whether createUserDirectory() signs users in against the demo accounts: the config refuses to start production
+ * while this is true, unless DEMO_USERS=true says it is a demo deployment; development says so at start.
+ */
+export const demoAccountsInUse = true;
+
+/** The directory the app signs users in with. */
+export function createUserDirectory(): UserDirectory {
+  return createDemoDirectory();
 }
 
 /** The demo accounts (the README names them). Replace them before anyone else can reach the app. */

@@ -8,6 +8,7 @@ import { EXIT_CONFIG, isDrainMessage } from './control.js';
 import { createLogger, exitOnUncaught } from './log.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createSessionStore } from './session-store.js';
+import { createUserDirectory } from './users.js';
 
 function main(): void {
   const worker = cluster.worker;
@@ -40,9 +41,11 @@ function main(): void {
     logRequests: config.logRequests,
     sessionLock: sessions.lock,
     limits: sessions.limits,
+    users: createUserDirectory(),
   });
 
-  const { server, drain: drainServer } = createDrainableServer(app);
+  const timeouts = { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs };
+  const { server, drain: drainServer } = createDrainableServer(app, { timeouts });
   server.on('error', (error: NodeJS.ErrnoException) => {
     const hint = error.code === 'EADDRINUSE' ? ': another program uses it; set PORT to a free port' : '';
     log.fatal({ err: error }, `cannot listen on PORT ${config.port} (${error.code ?? error.message})${hint}`);

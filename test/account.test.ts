@@ -103,6 +103,21 @@ test('sign-in carries only an anonymous visitor\'s data, as it is when the sign-
   assert.deepEqual((await request(`${url}/notes`, { cookie: thief })).json.notes, [], 'nothing of the ended session came back');
 });
 
+test('sign-in: an anonymous visitor\'s data is kept; signing in again as the same user keeps the session\'s data; as another user, none of it', async (t) => {
+  const url = await listen(t, app());
+  const visitor = new CookieJar();
+  await visitor.post(`${url}/notes`, { note: 'cart: 1 book' });
+  await visitor.post(`${url}/login`, alice);
+  assert.deepEqual((await visitor.get(`${url}/notes`)).json.notes, ['cart: 1 book'], 'the anonymous visitor\'s cart follows the sign-in');
+  await visitor.post(`${url}/notes`, { note: 'alice\'s draft' });
+  const again = await visitor.post(`${url}/login`, alice);
+  assert.equal(again.status, 200);
+  assert.deepEqual((await visitor.get(`${url}/notes`)).json.notes, ['cart: 1 book', 'alice\'s draft'], 'alice signing in again keeps her session\'s data');
+  await visitor.post(`${url}/login`, { username: 'bob', password: 'bob-demo-password' });
+  assert.deepEqual((await visitor.get(`${url}/notes`)).json.notes, [], 'bob starts with nothing of alice\'s (nor of the cart she carried in)');
+  assert.equal(((await visitor.get(`${url}/api/me`)).json.user as { name: string } | null)?.name, 'bob');
+});
+
 test('cross-site: a POST from another site (Origin, Sec-Fetch-Site) is refused with 403 and changes nothing', async (t) => {
   const url = await listen(t, app());
   const visitor = new CookieJar();

@@ -1,7 +1,10 @@
 // The real app, started as `npm start` starts it, with 2 workers on a free port: sessions across workers,
 // a killed worker replaced with the sessions intact, configuration errors, and a clean SIGTERM.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { CookieJar, request } from './helpers/http.js';
@@ -27,6 +30,7 @@ test('npm start: the first /hello says Hello, the next ones Hello again, from at
     workers.add(again.json.worker);
   }
   assert.ok(workers.size >= 2, `one session served by workers ${[...workers].join(', ')}`);
+  assert.equal(app.logged({ role: 'primary', msg: /^demo accounts on: alice and bob .*production refuses them unless DEMO_USERS=true/ }).length, 1, 'development says the demo accounts are on');
 });
 
 test('npm start: a forged or garbage cookie gets a fresh session', async () => {
@@ -106,11 +110,48 @@ test('npm start: SIGTERM drains the workers and exits 0, leaving no process behi
   assert.equal(app.logged({ role: 'primary', signal: 'SIGTERM', msg: /^SIGTERM: draining 2 workers/ }).length, 1);
 });
 
-test('npm start: NODE_ENV=production without SESSION_SECRET stops at once, naming SESSION_SECRET', async (t) => {
-  const started = await startApp((fn) => t.after(fn), { NODE_ENV: 'production', SESSION_SECRET: '' }, { waitForWorkers: false });
+test('npm start: NODE_ENV=production and nothing else prints every problem at once and exits 1; with what the messages ask for, it serves', async (t) => {
+  const bare = await startApp((fn) => t.after(fn), { NODE_ENV: 'production', SESSION_SECRET: '', DEMO_USERS: '', TRUST_PROXY: '' }, { waitForWorkers: false });
+  assert.equal(await bare.exited, 1);
+  const printed = bare.lines.join('\n');
+  assert.match(printed, /SESSION_SECRET is required when NODE_ENV=production: set it to a random string of at least 32 characters \(make one with `openssl rand -base64 32`/);
+  assert.match(printed, /the demo accounts of src\/users\.ts .* would let anyone sign in: replace createUserDirectory\(\) in src\/users\.ts .* or set DEMO_USERS=true for a demo deployment/);
+  assert.deepEqual(bare.logged({ msg: /^worker / }), [], 'no worker was forked');
+
+  const secret = randomBytes(32).toString('base64url');
+  const asked = await startApp((fn) => t.after(fn), { NODE_ENV: 'production', SESSION_SECRET: secret, DEMO_USERS: 'true', TRUST_PROXY: '' });
+  const hello = await request(`${asked.url}/hello`);
+  assert.equal(hello.status, 200, hello.text);
+  assert.match(String(hello.json.msg), /^Hello from worker \d+$/);
+  assert.equal(hello.headers['set-cookie'], undefined, 'production cookies are for HTTPS only: none over plain HTTP');
+  assert.equal((await request(`${asked.url}/login`, { method: 'POST', json: { username: 'bob', password: 'bob-demo-password' } })).status, 200, 'DEMO_USERS=true: the demo accounts sign in');
+  assert.equal(asked.logged({ role: 'primary', msg: /^demo accounts on: .*DEMO_USERS=true lets production use them/ }).length, 1, 'a demo deployment says so at start');
+});
+
+test('npm start: a TRUST_PROXY Express would refuse stops the app at start with one message, instead of every worker dying', async (t) => {
+  for (const value of ['foo', '0.0.0.0/0', '10.0.0.0/33']) {
+    const started = await startApp((fn) => t.after(fn), { TRUST_PROXY: value }, { waitForWorkers: false });
+    assert.equal(await started.exited, 1, value);
+    const problems = started.lines.filter((line) => line.startsWith('  - '));
+    assert.equal(problems.length, 1, started.lines.join('\n'));
+    assert.match(problems[0]!, new RegExp(`^  - TRUST_PROXY must be true, false, a number of proxies \\(1\\), or a comma-separated list .*; got "${value.replace(/[./]/g, '\\$&')}", which Express cannot use`));
+    assert.deepEqual(started.logged({ msg: /^worker / }), [], 'no worker was forked');
+  }
+});
+
+test('npm start: a SESSION_SNAPSHOT_FILE that is a symbolic link stops the app at start, naming it, and the link is left alone', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ecs-link-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'not yours');
+  const link = path.join(dir, 'sessions.jsonl');
+  symlinkSync(victim, link);
+  const started = await startApp((fn) => t.after(fn), { SESSION_SNAPSHOT_FILE: link }, { waitForWorkers: false });
   assert.equal(await started.exited, 1);
-  assert.match(started.lines.join('\n'), /SESSION_SECRET is required when NODE_ENV=production/);
+  assert.equal(started.logged({ role: 'primary', msg: /^cannot start the session store: snapshots: .*sessions\.jsonl is a symbolic link/ }).length, 1, started.lines.join('\n'));
   assert.deepEqual(started.logged({ msg: /^worker / }), [], 'no worker was forked');
+  assert.equal(readFileSync(victim, 'utf8'), 'not yours');
+  assert.ok(lstatSync(link).isSymbolicLink());
 });
 
 test('npm start: a port in use stops the app with a message naming PORT instead of restarting forever', async (t) => {

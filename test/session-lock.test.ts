@@ -35,7 +35,10 @@ test('SESSION_LOCK=true: 50 parallel visits of one session over 2 workers count 
 
 test('SESSION_LOCK unset (the default): the same 50 parallel visits lose updates', async (t) => {
   const app = await startTestApp((fn) => t.after(fn));
-  const { visits } = await parallelVisits(app.url, 50);
-  console.log(`session lock: without SESSION_LOCK, 50 parallel visits of one session counted ${visits}`);
-  assert.ok(visits < 50, `updates were lost: ${visits}`);
+  // A race, so not certain in any one round: on a machine busy enough to serve the visits one by one, none is
+  // lost. Up to five rounds, each a new session; one that loses updates shows what the lock prevents.
+  const counted: number[] = [];
+  for (let round = 0; round < 5 && !counted.some((visits) => visits < 50); round++) counted.push((await parallelVisits(app.url, 50)).visits);
+  console.log(`session lock: without SESSION_LOCK, 50 parallel visits of one session counted ${counted.join(', ')}`);
+  assert.ok(counted.some((visits) => visits < 50), `updates were lost in some round: ${counted.join(', ')}`);
 });

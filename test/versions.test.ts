@@ -20,3 +20,10 @@ test('Node majors: the Dockerfile, .nvmrc, the workflow and .ci/run name the sam
   const floor = Number(/>=\s*(\d+)/.exec(engines)?.[1]);
   assert.ok(matrix.every((major) => major >= floor), `package.json engines (${engines}) admit every major the workflow tests`);
 });
+
+test('compose.yaml: every image is pinned to an exact version, and Dependabot bumps them', () => {
+  const images = [...read('compose.yaml').matchAll(/^\s*image:\s*(\S+)/gm)].map((m) => m[1]!);
+  assert.ok(images.length >= 1, 'compose.yaml names its images');
+  for (const image of images) assert.match(image, /^[\w./-]+:\d+\.\d+\.\d+(-[\w.]+)?(@sha256:[0-9a-f]{64})?$/, `${image}: a tag with major.minor.patch, not a floating one`);
+  assert.match(read('.github/dependabot.yml'), /package-ecosystem:\s*docker-compose/, 'Dependabot covers compose.yaml');
+});
