@@ -47,7 +47,9 @@ test('npm start: a session saved by one worker is read by the other on the very 
   // Writes are posted (no answer awaited): this checks the host applies them before the next read from anywhere.
   const { again, crossed } = await secondVisits(app.url, 20, 20);
   assert.equal(again, 400, 'every second visit found the session the first one saved');
-  assert.ok(crossed >= 100, `the second visit often went to the other worker (${crossed} of 400)`);
+  // How often the kernel hands the second connection to the other worker varies with the machine's load (a
+  // quarter to a half here); a tenth is enough for the 400 to have tested crossing.
+  assert.ok(crossed >= 40, `the second visit often went to the other worker (${crossed} of 400)`);
 });
 
 test('npm start: CLUSTER_SERIALIZATION=advanced forks the workers with it, and sessions still cross on the very next request', async (t) => {
@@ -61,7 +63,7 @@ test('npm start: CLUSTER_SERIALIZATION=advanced forks the workers with it, and s
   }
   const { again, crossed } = await secondVisits(advanced.url, 10, 20);
   assert.equal(again, 200);
-  assert.ok(crossed >= 40, `the second visit often went to the other worker (${crossed} of 200)`);
+  assert.ok(crossed >= 20, `the second visit often went to the other worker (${crossed} of 200)`);
 });
 
 /** `parallel` visitors at a time, `each` times: a first visit, then a second; counts the second visits that found the session. */
