@@ -1,5 +1,6 @@
 // StoreHost: options, the handshake, the dispatch of one batch with well-formed and malformed requests, the sweep.
 import assert from 'node:assert/strict';
+import { until } from '../helpers/poll.js';
 import type { Cluster } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
@@ -15,7 +16,6 @@ test('handle: answers each request of a batch in order, by id', (t) => {
   const replies = host.handle([
     [1, 'set', 'a', '{"n":1}', Date.now() + 60_000, null, null],
     [2, 'get', 'a'],
-    [3, 'length'],
     [4, 'destroy', 'a'],
     [5, 'get', 'a'],
     [6, 'clear'],
@@ -23,7 +23,6 @@ test('handle: answers each request of a batch in order, by id', (t) => {
   assert.deepEqual(replies, [
     [1, null, undefined],
     [2, null, ['{"n":1}', Date.now() + 60_000]],
-    [3, null, 1],
     [4, null, undefined],
     [5, null, null],
     [6, null, undefined],
@@ -85,8 +84,27 @@ test('handle: malformed lock requests are refused when the lock is registered, a
 
 test('handle: a request without a usable id is dropped, there is no one to answer', () => {
   const host = new StoreHost();
-  const replies = host.handle([null, 'get', {}, ['1', 'get', 'a'], [1.5, 'length'], [[], 'length'], [7, 'length']]);
-  assert.deepEqual(replies, [[7, null, 0]]);
+  const replies = host.handle([null, 'get', {}, ['1', 'get', 'a'], [1.5, 'get', 'a'], [[], 'get', 'a'], [7, 'get', 'a']]);
+  assert.deepEqual(replies, [[7, null, null]]);
+});
+
+test('length and all: counted and gathered in slices, answered alone once the walk is done', async () => {
+  const host = new StoreHost();
+  for (let i = 0; i < 3000; i++) host.sessions.set(`s${i}`, `{"i":${i}}`, future());
+  host.sessions.set('gone', '{}', Date.now() + 1);
+  const later: unknown[] = [];
+  const arrived = new Promise<void>((resolve) => {
+    const replies = host.handle([[1, 'length'], [2, 'all']], (batch) => {
+      later.push(...batch);
+      if (later.length === 2) resolve();
+    });
+    assert.deepEqual(replies, [], 'nothing answered in the batch');
+  });
+  await arrived;
+  const [[, , count], [, , all]] = later.sort((a, b) => (a as number[])[0]! - (b as number[])[0]!) as [[1, null, number], [2, null, [string, string, number][]]];
+  assert.ok(count === 3000 || count === 3001, `length ${count}`);
+  assert.equal(all.filter(([sid]) => sid.startsWith('s')).length, 3000);
+  assert.equal(new Set(all.map(([sid]) => sid)).size, all.length, 'each once');
 });
 
 test('handle: an oversize session is answered ERR_SESSION_TOO_LARGE and other requests succeed', () => {
@@ -160,9 +178,9 @@ test('accept: posted writes apply at once, reads are answered at the end of the 
 test('accept: writes run at once in the order sent, answered or posted: a clear then a posted set leaves the set', async () => {
   const host = new StoreHost();
   const answers: unknown[] = [];
-  host.accept([[0, 'set', 'before', '{}', future(), null, null], [1, 'clear'], [0, 'set', 'after', '{}', future(), null, null], [2, 'length']], (replies) => answers.push(...replies));
+  host.accept([[0, 'set', 'before', '{}', future(), null, null], [1, 'clear'], [0, 'set', 'after', '{}', future(), null, null], [2, 'get', 'after']], (replies) => answers.push(...replies));
   await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(answers, [[1, null, undefined], [2, null, 1]], 'the clear is answered; the read at the end of the turn sees one session');
+  assert.deepEqual((answers as [number, unknown, unknown][]).map(([id, error, value]) => [id, error, (value as [string] | undefined)?.[0]]), [[1, null, undefined], [2, null, '{}']], 'the clear is answered; the read at the end of the turn sees the set after it');
   assert.equal(host.sessions.read('after')?.[0], '{}', 'the write sent after the clear survives it');
   assert.equal(host.sessions.read('before'), undefined, 'the write sent before the clear is cleared');
 });
@@ -212,4 +230,66 @@ test('sweep: once attached, the host removes expired sessions every sweepInterva
   assert.equal(host.sessions.size, 2, 'nothing swept before the interval');
   t.mock.timers.tick(1);
   assert.equal(host.sessions.size, 1);
+});
+
+/** Counts the turns of the event loop until `work` settles: a chain of setImmediate callbacks, one a turn. */
+async function turnsDuring<T>(work: Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  let done = false;
+  const tick = () => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const value = await work;
+  done = true;
+  return { value, turns };
+}
+
+test('sweep: 100,000 expired sessions go in slices; reads from the workers are answered between them, never with an expired session', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const host = new StoreHost({ maxSessions: 1_000_000 });
+  for (let i = 0; i < 100_000; i++) host.sessions.set(`old${i}`, '{}', Date.now() + 1000);
+  host.sessions.set('live', '{"v":1}', Date.now() + 60_000);
+  t.mock.timers.tick(1000);
+  const answers: unknown[] = [];
+  const sweeping = host.sweep();
+  host.accept([[1, 'get', 'live'], [2, 'get', 'never']], (replies) => answers.push(...replies));
+  let answeredBeforeItEnded = 0;
+  void sweeping.then(() => (answeredBeforeItEnded = answers.length));
+  const { value: swept, turns } = await turnsDuring(sweeping);
+  assert.equal(answeredBeforeItEnded, 2, 'both reads were answered before the sweep was done');
+  assert.deepEqual(swept.removed, 100_000);
+  assert.ok(swept.turns > 1 && turns > 1, `the sweep took ${swept.turns} turns of its own; ${turns} turns of the event loop ran meanwhile`);
+  assert.deepEqual(answers, [[1, null, ['{"v":1}', Date.now() + 60_000]], [2, null, null]], 'answered during the sweep');
+  assert.equal(host.sessions.size, 1);
+});
+
+test('fill: while a feature fills the table, a read of a session not there yet waits and gets it; new sessions and ended ones are not overwritten', async () => {
+  const host = new StoreHost();
+  const future = Date.now() + 60_000;
+  host.sessions.set('early', '{"from":"file"}', future);
+  let finish!: () => void;
+  const filled = host.fill(async (filling) => {
+    await new Promise<void>((resolve) => (finish = resolve));
+    // What a snapshot would restore: the table holds `fresh` (saved since) and `gone` ended: both skipped.
+    for (const [sid, json] of [['late', '{"from":"file"}'], ['fresh', '{"from":"file"}'], ['gone', '{"from":"file"}']] as const) {
+      if (!host.sessions.has(sid) && !filling.ended(sid)) host.sessions.restore([sid, json, future, 60_000, null, null]);
+    }
+  });
+  const answers: unknown[] = [];
+  // Each answer as [id, error, its JSON or value]: a read rolls the expiry, which is not the point here.
+  const send = (replies: unknown[]) => answers.push(...(replies as [number, unknown, unknown][]).map(([id, error, value]) => [id, error, Array.isArray(value) ? (value as unknown[])[0] : value]));
+  host.accept([[0, 'set', 'fresh', '{"from":"worker"}', future, null, null], [0, 'destroy', 'gone'], [1, 'get', 'early'], [2, 'get', 'late'], [3, 'length']], send);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(answers, [[1, null, '{"from":"file"}']], 'a session the table holds is answered at once; the others wait');
+  finish();
+  await filled;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(answers.slice(1, 2), [[2, null, '{"from":"file"}']], 'the waiting read gets the session once it is there: never "none" before');
+  await until(() => answers.length === 3, 'the count');
+  assert.deepEqual(answers.slice(2), [[3, null, 3]], 'counted once filled: early, late, fresh');
+  assert.equal(host.sessions.read('fresh')?.[0], '{"from":"worker"}', 'the save during the filling is kept');
+  assert.equal(host.sessions.read('gone'), undefined, 'the session ended during the filling is not brought back');
 });

@@ -1,6 +1,7 @@
 // Snapshots on a real file system: a round trip, every way a file can be bad (moved aside, table empty), and
 // an attacker sharing the directory (a file or link planted where the store writes; a link as the snapshot).
 import assert from 'node:assert/strict';
+import { until } from '../helpers/poll.js';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,13 @@ import { test, type TestContext } from 'node:test';
 import { snapshots } from '../../src/store/index.js';
 import { StoreHost } from '../../src/store/primary/host.js';
 import { SessionTable } from '../../src/store/primary/session-table.js';
-import { loadSnapshot, saveSnapshot } from '../../src/store/snapshot/file.js';
+import type { SessionRecord } from '../../src/store/primary/sessions.js';
+import { loadSnapshot, saveSnapshot, type LoadResult } from '../../src/store/snapshot/file.js';
+
+/** Loads `file` into `table` as a host starting alone would: nothing ended meanwhile. */
+function load(table: SessionTable, file: string): Promise<LoadResult> {
+  return loadSnapshot(table, file, { ended: () => false });
+}
 
 function folder(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'ecs-snapshot-'));
@@ -24,12 +31,12 @@ test('snapshot: save then load restores every live session, and writes no tempor
   assert.equal(await saveSnapshot(table, file), 2500);
   assert.deepEqual(readdirSync(path.dirname(file)), ['sessions.jsonl']);
   const restored = new SessionTable();
-  assert.deepEqual(loadSnapshot(restored, file), { outcome: 'loaded', restored: 2500, expired: 0 });
+  assert.deepEqual(await load(restored, file), { outcome: 'loaded', restored: 2500, expired: 0 });
   assert.equal(restored.read('s2499')?.[0], '{"i":2499}');
 });
 
-test('snapshot: no file yet is not an error', (t) => {
-  assert.deepEqual(loadSnapshot(new SessionTable(), path.join(folder(t), 'none.jsonl')), { outcome: 'missing' });
+test('snapshot: no file yet is not an error', async (t) => {
+  assert.deepEqual(await load(new SessionTable(), path.join(folder(t), 'none.jsonl')), { outcome: 'missing' });
 });
 
 for (const [name, content] of [
@@ -38,11 +45,11 @@ for (const [name, content] of [
   ['a truncated record', '{"format":"express-cluster-sessions/snapshot","version":1}\n["a","{}",9999999999,60,null]\n["b","{}",99'],
   ['a malformed record', '{"format":"express-cluster-sessions/snapshot","version":1}\n["a","{}",9999999999,60,null]\n["b",{},1,1,null]\n'],
 ] as const) {
-  test(`snapshot: a file with ${name} is moved aside and the store starts empty`, (t) => {
+  test(`snapshot: a file with ${name} is moved aside and the store starts empty`, async (t) => {
     const file = path.join(folder(t), 'sessions.jsonl');
     writeFileSync(file, content);
     const table = new SessionTable();
-    const result = loadSnapshot(table, file);
+    const result = await load(table, file);
     assert.equal(result.outcome, 'moved-aside');
     assert.equal(table.size, 0);
     assert.ok(!existsSync(file), 'the bad file is no longer where the next start would read it');
@@ -61,6 +68,7 @@ test('snapshots feature: a host with snapshots({ file }) writes at close() and t
   assert.equal(await saved, 1);
   const second = new StoreHost({ features: [snapshots({ file })] });
   t.after(() => second.close());
+  assert.deepEqual(await new Promise((resolve) => second.once('snapshot-loaded', resolve)), { outcome: 'loaded', restored: 1, expired: 0 });
   assert.equal(second.sessions.read('kept')?.[0], '{"cart":[1]}');
 });
 
@@ -95,12 +103,12 @@ test('snapshot: sessions keep their user through a save and a load; a version 1 
   table.set('b', '{}', Date.now() + 60_000);
   await saveSnapshot(table, file);
   const restored = new SessionTable();
-  assert.deepEqual(loadSnapshot(restored, file), { outcome: 'loaded', restored: 2, expired: 0 });
+  assert.deepEqual(await load(restored, file), { outcome: 'loaded', restored: 2, expired: 0 });
   assert.deepEqual(restored.userSessions('alice', 10).map(([sid]) => sid), ['a']);
   const old = path.join(folder(t), 'v1.jsonl');
   writeFileSync(old, `{"format":"express-cluster-sessions/snapshot","version":1}\n["x","{}",${Math.ceil(Date.now() / 1000) + 60},60,null]\n`);
   const fromOld = new SessionTable();
-  assert.deepEqual(loadSnapshot(fromOld, old), { outcome: 'loaded', restored: 1, expired: 0 });
+  assert.deepEqual(await load(fromOld, old), { outcome: 'loaded', restored: 1, expired: 0 });
 });
 
 // An attacker who shares the snapshot's directory plants a file or a link where the store will write its
@@ -164,7 +172,8 @@ test('snapshot: the temporary file has an unpredictable name in the target\'s di
 
 test('snapshot: a write that fails removes its temporary file', async (t) => {
   const dir = folder(t);
-  const unwritable = { records: () => [['a', 1n]] } as unknown as SessionTable; // JSON.stringify throws on a BigInt
+  // JSON.stringify throws on a BigInt.
+  const unwritable = { walk: () => ({ step: (_max: number, visit: (record: unknown) => void) => (visit(['a', 1n]), false), ended: [], close() {} }) } as unknown as SessionTable;
   await assert.rejects(saveSnapshot(unwritable, path.join(dir, 'sessions.jsonl')), TypeError);
   assert.deepEqual(readdirSync(dir), []);
 });
@@ -189,6 +198,7 @@ test('snapshot: writing to a snapshot file that became a symbolic link is refuse
   const victim = path.join(dir, 'victim');
   writeFileSync(victim, 'untouched');
   const host = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
+  await new Promise((resolve) => host.once('snapshot-loaded', resolve));
   host.handle([[0, 'set', 'kept', '{}', Date.now() + 60_000, null, null]]);
   symlinkSync(victim, file);
   const outcome = new Promise<Error | string>((resolve) => {
@@ -200,4 +210,74 @@ test('snapshot: writing to a snapshot file that became a symbolic link is refuse
   assert.ok(lstatSync(file).isSymbolicLink(), 'the link is not replaced');
   assert.equal(readFileSync(victim, 'utf8'), 'untouched');
   assert.deepEqual(readdirSync(dir).sort(), ['sessions.jsonl', 'victim'], 'no temporary file left behind');
+});
+
+test('snapshot: written in slices while the table serves; each session once, as it was when reached; those created meanwhile left for the next; those ended meanwhile not restored', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const table = new SessionTable();
+  const future = Date.now() + 60_000;
+  for (let i = 0; i < 20_000; i++) table.set(`s${i}`, '{"v":0}', future);
+  // Told when the walk has visited every session: from then on the writer lists what ended, and nothing more ends.
+  let walked = false;
+  const walk = table.walk.bind(table);
+  t.mock.method(table, 'walk', (options?: { ended?: boolean }) => {
+    const inner = walk(options);
+    return { ...inner, ended: inner.ended, step: (max: number, visit?: (record: SessionRecord) => void) => inner.step(max, visit) || ((walked = true), false) };
+  });
+  let turns = 0;
+  let done = false;
+  // Traffic in each turn of the event loop while the file is written: saves, new sessions, and, until the walk
+  // is done, a sign-out of a session it has visited (the first ones: the walk goes in the order they were made).
+  const traffic = (turn: number) => {
+    if (done) return;
+    turns++;
+    table.set(`new${turn}`, '{}', future);
+    table.set(`s${(turn * 7919) % 20_000}`, `{"v":${turn}}`, future);
+    if (!walked && turn > 0) table.destroy(`s${turn}`);
+    setImmediate(() => traffic(turn + 1));
+  };
+  setImmediate(() => traffic(0));
+  const written = await saveSnapshot(table, file);
+  done = true;
+  assert.ok(turns > 5, `the event loop turned ${turns} times while it was written`);
+  const lines = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((line) => JSON.parse(line) as unknown[]);
+  const records = lines.filter((line) => line.length > 1).map(([sid]) => sid as string);
+  const ended = lines.filter((line) => line.length === 1).map(([sid]) => sid as string);
+  assert.equal(records.length, written);
+  assert.equal(new Set(records).size, records.length, 'each session once');
+  assert.ok(!records.some((sid) => sid.startsWith('new')), 'sessions created during the write are not in it');
+  assert.ok(ended.length > 0, "some ended during the write");
+  assert.deepEqual(ended.filter((sid) => !records.includes(sid)), [], "the ended ones listed after the records are among them");
+  const restored = new SessionTable();
+  await load(restored, file);
+  for (let i = 0; i < 20_000; i++) {
+    const sid = `s${i}`;
+    if (!table.has(sid)) assert.equal(restored.has(sid), false, `${sid} ended before the file was complete: not restored`);
+  }
+  assert.equal(restored.size, records.length - ended.length);
+});
+
+test('snapshots feature: a host loading a large snapshot serves meanwhile; a session not loaded yet is waited for, never answered "none"', async (t) => {
+  const file = path.join(folder(t), 'sessions.jsonl');
+  const table = new SessionTable();
+  const future = Date.now() + 60_000;
+  for (let i = 0; i < 50_000; i++) table.set(`s${i}`, `{"i":${i}}`, future);
+  await saveSnapshot(table, file);
+  const host = new StoreHost({ features: [snapshots({ file, intervalMs: 3_600_000 })] });
+  t.after(() => host.close());
+  const loaded = new Promise((resolve) => host.once('snapshot-loaded', resolve));
+  // Each answer, and whether the last session of the file was loaded when it came.
+  const answers: [id: number, value: unknown, lastLoaded: boolean][] = [];
+  const send = (replies: unknown[]) => {
+    for (const [id, , value] of replies as [number, unknown, unknown][]) answers.push([id, Array.isArray(value) ? value[0] : value, host.sessions.has('s49999')]);
+  };
+  // A new visitor and a returning one whose session is near the end of the file, as the load begins.
+  host.accept([[1, 'set', 'newcomer', '{}', future, null, null], [2, 'get', 'newcomer'], [3, 'get', 's49999']], send);
+  assert.deepEqual(await loaded, { outcome: 'loaded', restored: 50_000, expired: 0 });
+  await until(() => answers.length === 3, 'every answer');
+  assert.deepEqual(answers, [
+    [1, undefined, false],
+    [2, '{}', false],
+    [3, '{"i":49999}', true],
+  ], 'the new visitor served while the file loaded; the returning one answered with its session once it was loaded');
 });

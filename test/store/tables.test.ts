@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { PlainTable } from '../../src/store/primary/plain-table.js';
 import { SessionTable } from '../../src/store/primary/session-table.js';
-import type { Sessions, TableOptions } from '../../src/store/primary/sessions.js';
+import type { Sessions, SessionWalk, TableOptions } from '../../src/store/primary/sessions.js';
 
 const start = 1_700_000_000_000;
 
@@ -465,6 +465,72 @@ for (const [name, Table] of tables) {
     assert.equal(restored.users, 1);
   });
 
+  /** Steps `walk` to its end, `max` at a time, calling `between` after each step; returns the ids visited, in order. */
+  const walkAll = (walk: SessionWalk, max: number, between: (step: number) => void = () => {}): string[] => {
+    const visited: string[] = [];
+    for (let step = 0, more = true; more; step++) {
+      more = walk.step(max, ([sid]) => visited.push(sid));
+      between(step);
+    }
+    return visited;
+  };
+
+  test(`${name}: walk: visits each session held when it began once, with its state when reached; not those created since, nor one ended and created again`, (t) => {
+    const table = tableOnMockClock(t);
+    for (let i = 0; i < 100; i++) table.set(`s${i}`, `{"v":0}`, start + 60_000);
+    const walk = table.walk();
+    const seen = new Map<string, string>();
+    for (let step = 0, more = true; more; step++) {
+      more = walk.step(7, ([sid, json]) => {
+        assert.ok(!seen.has(sid), `${sid} visited twice`);
+        seen.set(sid, json);
+      });
+      // Between steps the table serves: saves, new sessions, an ended id created again, destroys, reads.
+      table.set(`new${step}`, '{}', start + 60_000);
+      table.set(`s${99 - step}`, `{"v":${step}}`, start + 60_000);
+      if (step === 3) {
+        table.destroy('s98');
+        table.set('s98', '{"again":true}', start + 60_000);
+        table.destroy('s97');
+      }
+      get(table, `s${step}`);
+    }
+    assert.ok(![...seen.keys()].some((sid) => sid.startsWith('new')), 'sessions created during the walk are not visited');
+    assert.ok(!seen.has('s98') && !seen.has('s97'), 'ended during the walk: not visited (s98 is a new session under an old id)');
+    assert.equal(seen.size, 98);
+    // A save between two steps is seen when the walk reaches the session after it.
+    for (const [sid, json] of seen) assert.ok(/^\{"v":\d+\}$/.test(json), `${sid}: ${json}`);
+    assert.equal(walk.step(10), false, 'a finished walk stays finished');
+  });
+
+  test(`${name}: walk: removes the expired sessions it meets; with { ended: true } lists the visited ones that end afterwards`, (t) => {
+    const table = tableOnMockClock(t);
+    for (let i = 0; i < 50; i++) table.set(`s${i}`, '{}', start + (i < 10 ? 1000 : 60_000));
+    t.mock.timers.tick(1000);
+    const walk = table.walk({ ended: true });
+    const visited = walkAll(walk, 5, (step) => {
+      if (step === 4) for (const sid of ['s10', 's11', 's49']) table.destroy(sid); // s10, s11 visited by now, s49 not yet
+    });
+    assert.equal(visited.length, 39, 'the 10 expired are not visited, nor s49 ended before its turn');
+    assert.equal(table.size, 37, 'the walk removed the 10 expired; 3 were destroyed');
+    table.destroy('s12');
+    table.set('s13', '{"changed":1}', start + 60_000); // a save is not an end
+    assert.deepEqual([...walk.ended].sort(), ['s10', 's11', 's12'], 'ended after their visit, until the walk is closed');
+    walk.close();
+    table.destroy('s14');
+    assert.ok(!walk.ended.includes('s14'), 'a closed walk lists nothing more');
+  });
+
+  test(`${name}: walk: a clear ends every walk under way`, (t) => {
+    const table = tableOnMockClock(t);
+    for (let i = 0; i < 20; i++) table.set(`s${i}`, '{}', start + 60_000);
+    const walk = table.walk();
+    walk.step(5);
+    table.clear();
+    table.set('after', '{}', start + 60_000);
+    assert.deepEqual(walkAll(walk, 100), []);
+  });
+
   test(`${name}: options: an unknown name or a bad value throws a TypeError naming the option`, () => {
     assert.throws(() => new Table({ maxSessions: 0 }), { name: 'TypeError', message: `${name}: \`maxSessions\` must be an integer >= 1, got 0` });
     assert.throws(() => new Table({ defaultTtlMs: 1.5 }), { name: 'TypeError', message: /`defaultTtlMs`/ });
@@ -550,6 +616,51 @@ test('SessionTable matches PlainTable: 30,000 random operations on a moving cloc
   const { count, bytes, perUser } = fast.evictions;
   assert.ok(count > 50 && bytes > 50 && perUser > 50, `every bound evicted: ${JSON.stringify(fast.evictions)}`);
 });
+
+for (const [name, Table] of tables) {
+  test(`${name}: walk: 20 walks among 20,000 random saves, creates, destroys and reads visit each session held at their start once, every one not destroyed, and list each visited one destroyed`, () => {
+    const table = new Table();
+    const random = seeded(7);
+    const expiresAt = () => Date.now() + 3_600_000;
+    for (let i = 0; i < 500; i++) table.set(`s${i}`, '{}', expiresAt());
+    let walks = 0;
+    let visitedTotal = 0;
+    while (walks < 20) {
+      const atStart = new Set([...table.entries()].map(([sid]) => sid));
+      const destroyed = new Set<string>();
+      const visited = new Set<string>();
+      const walk = table.walk({ ended: true });
+      for (let more = true; more; ) {
+        more = walk.step(1 + random(20), ([sid]) => {
+          assert.ok(!visited.has(sid), `${sid} visited twice`);
+          assert.ok(atStart.has(sid) && !destroyed.has(sid), `${sid} was not held at the start, or was destroyed before its turn`);
+          visited.add(sid);
+        });
+        for (let op = 0; op < 50; op++) {
+          const sid = `s${random(1000)}`;
+          switch (random(4)) {
+            case 0:
+              if (table.has(sid) && atStart.has(sid)) destroyed.add(sid);
+              table.destroy(sid);
+              break;
+            case 1:
+              if (!table.has(sid) && atStart.has(sid)) destroyed.add(sid); // created again: a new session
+              table.set(sid, `{"op":${op}}`, expiresAt());
+              break;
+            default:
+              table.read(sid);
+          }
+        }
+      }
+      for (const sid of atStart) if (!destroyed.has(sid)) assert.ok(visited.has(sid), `${sid} held throughout, never visited`);
+      assert.deepEqual(new Set(walk.ended), new Set([...visited].filter((sid) => destroyed.has(sid))), 'ended: the visited ones destroyed since');
+      walk.close();
+      visitedTotal += visited.size;
+      walks++;
+    }
+    assert.ok(visitedTotal > 5000, `walks visited ${visitedTotal} sessions in all`);
+  });
+}
 
 /** A small seeded generator (mulberry32): the same sequence every run, good in its low bits too. */
 function seeded(seed: number): (n: number) => number {

@@ -7,6 +7,7 @@ import { coreOps, LATER, type AnyOp, type Handshake, type Limits, type OpContext
 import { checkOptions, integer, oneOf, type Rule } from '../shared/options.js';
 import { isRequestBatch, POSTED, PROTOCOL, TAG, type ReplyBatch, type WireReply } from '../shared/wire.js';
 import { SessionTable } from './session-table.js';
+import { inSlices, stepSessions } from './slices.js';
 import { costOf, tableRules, type Sessions, type TableOptions } from './sessions.js';
 
 /**
@@ -54,6 +55,18 @@ export interface HostStats {
   evictedForUser: number;
 }
 
+/** What `swept` tells after each sweep: expired sessions removed, and the event-loop turns it took. */
+export interface Swept {
+  removed: number;
+  turns: number;
+}
+
+/** What a feature filling the table (a snapshot loading) is told: which ids ended while it filled. */
+export interface Filling {
+  /** Whether `sid` was destroyed since the filling began: a record of it must not be restored. */
+  ended(sid: string): boolean;
+}
+
 /** What `evicting` tells, once per bound: the table reached it and evicts to stay within it. */
 export interface Evicting {
   bound: 'maxSessions' | 'maxTotalBytes';
@@ -65,7 +78,7 @@ export interface Evicting {
 type Send = (replies: WireReply[]) => void;
 
 /** What a table must have: checked when it is passed in, so a table written to an older interface fails at setup(). */
-const sessionMethods = ['read', 'set', 'update', 'touch', 'destroy', 'entries', 'length', 'clear', 'sweep', 'records', 'restore', 'userSessions', 'destroyUser'] as const;
+const sessionMethods = ['read', 'set', 'update', 'touch', 'destroy', 'has', 'walk', 'entries', 'length', 'clear', 'sweep', 'records', 'restore', 'userSessions', 'destroyUser'] as const;
 
 function isSessions(value: unknown): boolean {
   const table = value as Partial<Record<string, unknown>> | null;
@@ -113,6 +126,9 @@ export class StoreHost extends EventEmitter {
   readonly #stats = { messagesIn: 0, messagesOut: 0, requests: 0, rejected: 0 };
   /** The bounds `evicting` was emitted for: once each. */
   readonly #evicting = new Set<Evicting['bound']>();
+  /** While a feature fills the table: the requests waiting for it, and the ids destroyed meanwhile. */
+  #filling: { waiting: { raw: unknown[]; send: Send; owner: number }[]; ended: Set<string> } | undefined;
+  #sweeping: Promise<Swept> | undefined;
   /** Reads waiting for the end of the turn, with the replies their batch already has. */
   #deferred: { requests: unknown[]; send: Send; owner: number; replies: WireReply[] }[] = [];
   #detach: (() => void) | undefined;
@@ -217,7 +233,7 @@ export class StoreHost extends EventEmitter {
     const onExit = (worker: Worker) => this.emit('worker-exit', worker.id);
     cluster.on('message', onMessage);
     cluster.on('exit', onExit);
-    const sweeper = setInterval(() => this.sessions.sweep(), this.#sweepIntervalMs).unref();
+    const sweeper = setInterval(() => void this.sweep(), this.#sweepIntervalMs).unref();
     this.#detach = () => {
       cluster.off('message', onMessage);
       cluster.off('exit', onExit);
@@ -230,6 +246,52 @@ export class StoreHost extends EventEmitter {
     this.#detach?.();
     this.#detach = undefined;
     for (const { close } of [...this.#features.values()].reverse()) await close?.();
+  }
+
+  /**
+   * Removes the expired sessions, a few hundred at a time with the event loop free in between (the workers'
+   * calls are served meanwhile; a read never returns an expired session, swept or not). One sweep at a time: a
+   * call while one runs gets that one. Emits `swept` (Swept).
+   */
+  sweep(): Promise<Swept> {
+    return (this.#sweeping ??= (async () => {
+      const walk = this.sessions.walk();
+      let removed = 0;
+      const turns = await inSlices(() => {
+        const before = this.sessions.size;
+        const more = walk.step(stepSessions);
+        removed += before - this.sessions.size; // a step runs alone: only the walk removed
+        return more;
+      });
+      const swept = { removed, turns };
+      this.emit('swept', swept);
+      return swept;
+    })().finally(() => (this.#sweeping = undefined)));
+  }
+
+  /**
+   * Runs `fill`, a feature's filling of the table while the host already serves (a snapshot loading in slices).
+   * Until it settles, a `get`, `update` or `touch` of a session the table does not hold yet, and the ops on every
+   * session (all, length, clear, a user's sessions), wait, then run in the order they came: a session a request
+   * asks for is never answered "none" before the table has all it will have. `set` and `destroy` run at once;
+   * `fill` must skip the ids the table holds (saved since, so newer) and those `ended()` names (destroyed since).
+   */
+  fill<T>(fill: (filling: Filling) => Promise<T>): Promise<T> {
+    const filling = { waiting: [] as { raw: unknown[]; send: Send; owner: number }[], ended: new Set<string>() };
+    this.#filling = filling;
+    return fill({ ended: (sid) => filling.ended.has(sid) }).finally(() => {
+      this.#filling = undefined;
+      // Each worker's waiting requests in one batch, in the order they came, as if they had just arrived.
+      const byChannel = new Map<Send, { owner: number; requests: unknown[] }>();
+      for (const { raw, send, owner } of filling.waiting) {
+        const batch = byChannel.get(send) ?? byChannel.set(send, { owner, requests: [] }).get(send)!;
+        batch.requests.push(raw);
+      }
+      for (const [send, { owner, requests }] of byChannel) {
+        const replies = this.handle(requests, send, owner);
+        if (replies.length > 0) send(replies);
+      }
+    });
   }
 
   stats(): HostStats {
@@ -250,6 +312,10 @@ export class StoreHost extends EventEmitter {
     }
   }
 
+  #waitsForFilling(op: AnyOp, args: readonly unknown[]): boolean {
+    return op.whileFilling === 'all' || (op.whileFilling === 'absent' && !this.sessions.has(args[0] as string));
+  }
+
   readonly #answer = (): void => {
     const deferred = this.#deferred;
     this.#deferred = [];
@@ -268,6 +334,11 @@ export class StoreHost extends EventEmitter {
     if (id === POSTED && !entry.op.postable) throw badRequest(`${name as string} cannot be posted: only writes the worker checked can go unanswered`);
     const args = raw.slice(2);
     entry.op.check(args, this.limits);
+    if (this.#filling !== undefined && this.#waitsForFilling(entry.op, args)) {
+      this.#filling.waiting.push({ raw, send: context.send, owner: context.owner });
+      return LATER;
+    }
+    if (this.#filling !== undefined && name === 'destroy') this.#filling.ended.add(args[0] as string);
     context.id = id;
     context.state = entry.state;
     return (entry.op.run as (context: OpContext<unknown>, ...args: unknown[]) => unknown)(context, ...args);

@@ -4,7 +4,7 @@
 // clarity (its re-added Map key per read gets slower as the table fills, and eviction and listing walk: see
 // session-table.ts for how the fast one avoids both).
 import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
-import type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
+import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 
 interface Entry {
   json: string;
@@ -14,6 +14,16 @@ interface Entry {
   /** Ends then whatever its use (Infinity: no absolute timeout). */
   deadline: number;
   userId: string | null;
+  /** Which session this is: a number of its own, kept by every save, new when the id is created again. */
+  born: number;
+}
+
+/** A walk: the sessions to visit, by id and birth, and those visited. */
+interface PlainWalk {
+  pending: [sid: string, born: number][];
+  next: number;
+  visited: Map<string, number>;
+  ended: string[] | undefined;
 }
 
 export class PlainTable implements Sessions {
@@ -24,6 +34,8 @@ export class PlainTable implements Sessions {
   readonly #byUser = new Map<string, Map<string, number>>();
   #bytes = 0;
   readonly #evictions: Evictions = { count: 0, bytes: 0, perUser: 0 };
+  readonly #walks = new Set<PlainWalk>();
+  #births = 0;
 
   constructor(options: TableOptions = {}) {
     this.#options = tableOptions('PlainTable', options);
@@ -65,7 +77,7 @@ export class PlainTable implements Sessions {
     // The absolute deadline is set when a session is first saved, and kept by every later save.
     let deadline = Infinity;
     if (this.#options.absoluteTimeoutMs > 0) deadline = this.#live(sid, now)?.deadline ?? now + this.#options.absoluteTimeoutMs;
-    this.#insert(sid, { json, expiresAt: Math.min(expiry, deadline), lifetime, deadline, userId }, now);
+    this.#insert(sid, { json, expiresAt: Math.min(expiry, deadline), lifetime, deadline, userId, born: 0 }, now);
   }
 
   update(sid: string, json: string, expiresAt: number | null, userId: string | null = null, lifetimeMs?: number | null): boolean {
@@ -92,6 +104,38 @@ export class PlainTable implements Sessions {
     this.#entries.delete(sid);
     this.#bytes -= costOf(sid, entry.json);
     if (entry.userId !== null) this.#leaveUser(entry.userId, sid);
+    for (const walk of this.#walks) if (walk.visited.get(sid) === entry.born) walk.ended?.push(sid);
+  }
+
+  has(sid: string): boolean {
+    return this.#live(sid, Date.now()) !== undefined;
+  }
+
+  /** The sessions held now, by id and birth: each visited if, when its turn comes, the same session is still held. */
+  walk(options: { ended?: boolean } = {}): SessionWalk {
+    const walk: PlainWalk = { pending: [...this.#entries].map(([sid, { born }]) => [sid, born]), next: 0, visited: new Map(), ended: options.ended ? [] : undefined };
+    this.#walks.add(walk);
+    return {
+      step: (max, visit) => {
+        const now = Date.now();
+        const stop = Math.min(walk.pending.length, walk.next + max);
+        for (; walk.next < stop; walk.next++) {
+          const [sid, born] = walk.pending[walk.next]!;
+          const entry = this.#entries.get(sid);
+          if (entry?.born !== born) continue;
+          if (entry.expiresAt <= now) this.destroy(sid);
+          else {
+            visit?.([sid, entry.json, entry.expiresAt, entry.lifetime, Number.isFinite(entry.deadline) ? entry.deadline : null, entry.userId]);
+            walk.visited.set(sid, born);
+          }
+        }
+        if (walk.next < walk.pending.length) return true;
+        if (walk.ended === undefined) this.#walks.delete(walk);
+        return false;
+      },
+      ended: walk.ended ?? [],
+      close: () => void this.#walks.delete(walk),
+    };
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
@@ -119,6 +163,8 @@ export class PlainTable implements Sessions {
   }
 
   clear(): void {
+    for (const walk of this.#walks) walk.next = walk.pending.length;
+    this.#walks.clear();
     this.#entries.clear();
     this.#byUser.clear();
     this.#bytes = 0;
@@ -141,7 +187,7 @@ export class PlainTable implements Sessions {
     if (record === undefined) return false;
     const [sid, json, expiresAt, lifetime, deadline, userId] = record;
     // A restored session was last used, as far as the record tells, when its expiry was last rolled.
-    if (expiresAt > Date.now()) this.#insert(sid, { json, expiresAt, lifetime, deadline: deadline ?? Infinity, userId }, expiresAt - lifetime);
+    if (expiresAt > Date.now()) this.#insert(sid, { json, expiresAt, lifetime, deadline: deadline ?? Infinity, userId, born: 0 }, expiresAt - lifetime);
     return true;
   }
 
@@ -177,6 +223,7 @@ export class PlainTable implements Sessions {
 
   #insert(sid: string, entry: Entry, usedAt: number): void {
     const before = this.#entries.get(sid);
+    entry.born = before?.born ?? ++this.#births;
     if (before === undefined) this.#bytes += costOf(sid, entry.json);
     else this.#bytes += 2 * (entry.json.length - before.json.length);
     if (before?.userId != null && before.userId !== entry.userId) this.#leaveUser(before.userId, sid);

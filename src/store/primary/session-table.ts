@@ -6,7 +6,7 @@
 // used session without a user before any with one, in one step. It must behave exactly as plain-table.ts: the
 // template's test/store/tables.test.ts runs both through the same tests.
 import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
-import type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
+import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 import { UserLists } from './user-index.js';
 
 /** The two use orders: sessions without a user are evicted first. */
@@ -14,6 +14,19 @@ const anonymous = 0;
 const signedIn = 1;
 type Order = typeof anonymous | typeof signedIn;
 const orders = [anonymous, signedIn] as const;
+
+/**
+ * Where a walk is: slots below `cursor` are visited; slots from `end` on were handed out after it began, and so
+ * were the slots in `fresh` (freed slots given to new sessions during the walk): neither is visited, nor listed
+ * as ended.
+ */
+interface WalkState {
+  cursor: number;
+  readonly end: number;
+  readonly fresh: Set<number>;
+  /** Ids of visited sessions removed since; undefined when the walk does not ask. */
+  readonly ended: string[] | undefined;
+}
 
 export class SessionTable implements Sessions {
   readonly #options: TableSettings;
@@ -44,6 +57,8 @@ export class SessionTable implements Sessions {
   readonly #evictions: Evictions = { count: 0, bytes: 0, perUser: 0 };
   /** Sessions with a user only; never looked at while no session has one. */
   readonly #users = new UserLists();
+  /** Walks under way (see walk()). */
+  readonly #walks = new Set<WalkState>();
 
   constructor(options: TableOptions = {}) {
     this.#options = tableOptions('SessionTable', options);
@@ -121,16 +136,59 @@ export class SessionTable implements Sessions {
     this.#remove(sid);
   }
 
+  has(sid: string): boolean {
+    return this.#live(sid, Date.now()) !== undefined;
+  }
+
+  /**
+   * Walks slots in index order, `max` at a time. A session keeps its slot for as long as it is held, so a slot
+   * below the cursor holds nothing unvisited. A new session takes a slot past the walk's end, or a freed one,
+   * which the walk then notes in `fresh` (see #allocate): so a slot it reaches holds a session that was there
+   * when it began, or none it visits. The cost of a walk under way: a set of the freed slots handed out again
+   * meanwhile, at most as many as sessions were created.
+   */
+  walk(options: { ended?: boolean } = {}): SessionWalk {
+    const state: WalkState = { cursor: 0, end: this.#json.length, fresh: new Set(), ended: options.ended ? [] : undefined };
+    this.#walks.add(state);
+    return {
+      step: (max, visit) => this.#step(state, max, visit),
+      ended: state.ended ?? [],
+      close: () => void this.#walks.delete(state),
+    };
+  }
+
+  #step(state: WalkState, max: number, visit: ((record: SessionRecord) => void) | undefined): boolean {
+    const now = Date.now();
+    const stop = Math.min(state.end, state.cursor + max);
+    for (let slot = state.cursor; slot < stop; slot++) {
+      const sid = this.#sids[slot];
+      if (sid === undefined || this.#slots.get(sid) !== slot || state.fresh.has(slot)) continue; // free, or new since
+      if (this.#expiresAt[slot]! <= now) {
+        this.#remove(sid); // before the cursor passes it: an expired session is not one the walk visited
+        continue;
+      }
+      visit?.(this.#record(slot));
+      state.cursor = slot + 1; // from now on, its removal is of a visited session (see #remove)
+    }
+    state.cursor = stop;
+    if (stop < state.end) return true;
+    // A walk that lists what ended keeps listing until it is closed (the snapshot writes the list after its last line).
+    if (state.ended === undefined) this.#walks.delete(state);
+    return false;
+  }
+
+  #record(slot: number): SessionRecord {
+    const deadline = this.#deadlineOf(slot);
+    const user = this.#users.empty ? undefined : this.#users.userOf(slot);
+    return [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!, this.#lifetime[slot]!, Number.isFinite(deadline) ? deadline : null, user ?? null];
+  }
+
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
     for (const slot of this.#walk()) yield [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!];
   }
 
   *records(): Generator<SessionRecord> {
-    for (const slot of this.#walk()) {
-      const deadline = this.#deadlineOf(slot);
-      const user = this.#users.empty ? undefined : this.#users.userOf(slot);
-      yield [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!, this.#lifetime[slot]!, Number.isFinite(deadline) ? deadline : null, user ?? null];
-    }
+    for (const slot of this.#walk()) yield this.#record(slot);
   }
 
   /**
@@ -193,6 +251,9 @@ export class SessionTable implements Sessions {
   }
 
   clear(): void {
+    // Every walk is done: nothing it was to visit is held any more.
+    for (const walk of this.#walks) walk.cursor = walk.end;
+    this.#walks.clear();
     this.#slots.clear();
     this.#sids = [];
     this.#json = [];
@@ -300,11 +361,15 @@ export class SessionTable implements Sessions {
     this.#sids[slot] = '';
     this.#free.push(slot);
     if (!this.#users.empty) this.#users.remove(slot);
+    if (this.#walks.size > 0) for (const walk of this.#walks) if (slot < walk.cursor && !walk.fresh.has(slot)) walk.ended?.push(sid);
   }
 
   #allocate(): number {
     const reused = this.#free.pop();
-    if (reused !== undefined) return reused;
+    if (reused !== undefined) {
+      if (this.#walks.size > 0) for (const walk of this.#walks) if (reused < walk.end) walk.fresh.add(reused);
+      return reused;
+    }
     const slot = this.#json.length;
     this.#json.push('');
     this.#sids.push('');

@@ -60,18 +60,25 @@ export interface Sessions {
   /** Moves a live session's expiry without rewriting its data; an unknown id creates nothing. */
   touch(sid: string, expiresAt: number | null, lifetimeMs?: number | null): void;
   destroy(sid: string): void;
+  /** Whether a live session has this id; not a use (nothing rolls). */
+  has(sid: string): boolean;
   /**
-   * Every live session: those without a user, least recently used first, then those with one, likewise. The host
-   * and the snapshots take a walk whole, at once (as `Array.from` does); a walk yields the sessions live when it
-   * started, skipping any removed on the way.
+   * A walk of the table that the host runs in slices, a few hundred sessions at a time with the event loop free in
+   * between (sweeps, snapshots, listing and counting all sessions): see SessionWalk for what it promises while
+   * the table changes under it.
+   */
+  walk(options?: { ended?: boolean }): SessionWalk;
+  clear(): void;
+  /**
+   * In one go, for tests and tools (the host walks in slices instead): every live session, those without a user
+   * least recently used first, then those with one, likewise.
    */
   entries(): Iterable<[sid: string, json: string, expiresAt: number]>;
-  /** Live sessions: sweeps first. */
+  /** In one go, for tests and tools: live sessions, after a sweep. */
   length(): number;
-  clear(): void;
-  /** Drops every expired session; returns how many went. */
+  /** In one go, for tests and tools: drops every expired session; returns how many went. */
   sweep(): number;
-  /** Every live session as a record (snapshots), in the order of `entries()`, walked as it is. */
+  /** In one go, for tests and tools: every live session as a record, in the order of `entries()`. */
   records(): Iterable<SessionRecord>;
   /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean;
@@ -90,6 +97,24 @@ export interface Sessions {
   userSessions(userId: string, limit: number): UserSession[];
   /** Ends every session of `userId` but `except`; returns how many live ones ended. */
   destroyUser(userId: string, except: string | null): number;
+}
+
+/**
+ * A walk of the sessions a table held when the walk began, each visited at most once, in slices of the caller's
+ * choosing. What it promises while the table keeps serving between two steps:
+ * - a session is visited with its state at that step (a save in between is seen), if it is still held and live;
+ * - a session created after the walk began is not visited (a session ended and created again under the same id
+ *   is a new one), so nothing is visited twice;
+ * - an expired session the walk meets is removed (so a walk is also a sweep);
+ * - with `{ ended: true }`, `ended` lists the ids of visited sessions that have ended since they were visited
+ *   (destroyed, expired, evicted): what a snapshot appends so that loading it does not bring them back.
+ */
+export interface SessionWalk {
+  /** Visits up to `max` more sessions (`visit` is given the live ones); false once every one has been visited. */
+  step(max: number, visit?: (record: SessionRecord) => void): boolean;
+  readonly ended: readonly string[];
+  /** Ends the walk early: an unfinished walk costs the table something (see the table's notes). */
+  close(): void;
 }
 
 export interface TableOptions {

@@ -2,6 +2,7 @@
 // answer, how both sides check it, and how the host runs it. Adding an op is one entry here (or in a feature's
 // own ops file) plus the store method that calls it. Imported by both sides; only the host calls `run`.
 import type { Sessions, StoredSession, UserSession } from '../primary/sessions.js';
+import { inSlices, stepSessions } from '../primary/slices.js';
 import { badRequest, ErrorCode, sessionEnded, StoreError } from './errors.js';
 
 /** What the host accepts; announced in the handshake, so workers check writes exactly as the host will. */
@@ -48,6 +49,12 @@ export interface Op<Args extends unknown[] = never, Reply = unknown, State = und
    * (see StoreHost.accept). Anything else runs the moment it arrives, in the order it was sent.
    */
   readonly read: boolean;
+  /**
+   * While a feature fills the table after the host started (a snapshot loading: StoreHost.filling): 'absent' waits
+   * for it when the table does not hold the session named by the first argument yet; 'all' always waits (the op
+   * concerns every session, or a user's). Unset: runs at once.
+   */
+  readonly whileFilling?: 'absent' | 'all';
   /** Throws a StoreError when `args` are malformed or over a limit. Run by the worker before sending, and by the host. */
   check(args: readonly unknown[], limits: Limits): void;
   run(context: OpContext<State>, ...args: Args): Reply | typeof LATER;
@@ -72,6 +79,7 @@ const get = defineOp<[sid: string], StoredSession | null>({
   name: 'get',
   postable: false,
   read: true,
+  whileFilling: 'absent',
   check: (args, limits) => checkSid('get', args, 1, limits),
   run: ({ sessions }, sid) => sessions.read(sid) ?? null,
 });
@@ -106,6 +114,7 @@ const update = defineOp<SaveArgs, void>({
   name: 'update',
   postable: false,
   read: false,
+  whileFilling: 'absent',
   check: (args, limits) => checkSave('update', args, limits),
   run({ sessions }, sid, json, expiresAt, userId, lifetimeMs) {
     if (!sessions.update(sid, json, expiresAt, userId, lifetimeMs)) throw sessionEnded(sid);
@@ -117,6 +126,7 @@ const touch = defineOp<[sid: string, expiresAt: number | null, lifetimeMs: numbe
   name: 'touch',
   postable: true,
   read: false,
+  whileFilling: 'absent',
   check(args, limits) {
     checkSid('touch', args, 3, limits);
     checkExpiry(args[1], 'touch');
@@ -133,27 +143,46 @@ const destroy = defineOp<[sid: string], void>({
   run: ({ sessions }, sid) => sessions.destroy(sid),
 });
 
-/** Every live session with its expiry, as get reports it. */
+/**
+ * Every live session with its expiry, as get reports it: gathered in slices (a walk: each session as it was when
+ * reached), then sent in one answer (at a million sessions, hundreds of MB: a tool's op, not a request's).
+ */
 const all = defineOp<[], [sid: string, json: string, expiresAt: number][]>({
   name: 'all',
   postable: false,
   read: true,
+  whileFilling: 'all',
   check: (args) => arity(args, 0, 'all takes no arguments'),
-  run: ({ sessions }) => Array.from(sessions.entries()),
+  run(context) {
+    const found: [string, string, number][] = [];
+    const walk = context.sessions.walk();
+    const answer = context.later();
+    inSlices(() => walk.step(stepSessions, ([sid, json, expiresAt]) => found.push([sid, json, expiresAt]))).then(() => answer(null, found), answer);
+    return LATER;
+  },
 });
 
+/** Live sessions, counted in slices (a walk, which sweeps what it meets). */
 const length = defineOp<[], number>({
   name: 'length',
   postable: false,
   read: true,
+  whileFilling: 'all',
   check: (args) => arity(args, 0, 'length takes no arguments'),
-  run: ({ sessions }) => sessions.length(),
+  run(context) {
+    let count = 0;
+    const walk = context.sessions.walk();
+    const answer = context.later();
+    inSlices(() => walk.step(stepSessions, () => count++)).then(() => answer(null, count), answer);
+    return LATER;
+  },
 });
 
 const clear = defineOp<[], void>({
   name: 'clear',
   postable: false,
   read: false,
+  whileFilling: 'all',
   check: (args) => arity(args, 0, 'clear takes no arguments'),
   run: ({ sessions }) => sessions.clear(),
 });
@@ -163,6 +192,7 @@ const userSessions = defineOp<[userId: string, limit: number], UserSession[]>({
   name: 'userSessions',
   postable: false,
   read: true,
+  whileFilling: 'all',
   check(args, limits) {
     if (args.length !== 2) throw badRequest('userSessions: takes a user id and a limit');
     checkUserId(args[0], limits, false);
@@ -178,6 +208,7 @@ const destroyUser = defineOp<[userId: string, except: string | null], number>({
   name: 'destroyUser',
   postable: false,
   read: false,
+  whileFilling: 'all',
   check(args, limits) {
     if (args.length !== 2) throw badRequest('destroyUser: takes a user id and the session id to keep (or null)');
     checkUserId(args[0], limits, false);

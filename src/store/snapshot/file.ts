@@ -1,20 +1,32 @@
-// Sessions on disk, for the primary: written atomically (a temporary file, then rename) and read back at start.
-// One JSON value a line: a header, then one record per session. A file that cannot be read is moved aside.
+// Sessions on disk, for the primary: written atomically (a temporary file, then rename) and read back at start,
+// both in slices of a few milliseconds, so the primary serves the workers throughout. One JSON value a line: a
+// header, one record per session, then the ids of sessions written above that ended while the file was written.
+// A file that cannot be read is moved aside.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, openSync, readFileSync, readlinkSync, renameSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readlinkSync, renameSync, type Stats } from 'node:fs';
 import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import type { Sessions } from '../primary/sessions.js';
+import type { Filling } from '../primary/host.js';
+import type { Sessions, SessionWalk } from '../primary/sessions.js';
+import { inSlices, stepSessions } from '../primary/slices.js';
 
 const FORMAT = 'express-cluster-sessions/snapshot';
 /**
+ * 4: as 3, and after the records, `[sid]` lines: sessions written above that ended before the file was complete.
  * 3: times in ms. 2: in seconds, with the session's user. 1: in seconds, no user. Files of every version load;
  * records of 1 and 2 are converted to ms (their sessions of version 1 have no user).
  */
-const VERSION = 3;
+const VERSION = 4;
 const linesPerWrite = 1000;
+/** Lines restored between two looks at the clock while loading. */
+const linesPerStep = 64;
 
 /**
- * Writes every live session of `table` to `file`, atomically; returns how many. Yields between chunks.
+ * Writes the sessions of `table` to `file`, atomically, in slices; returns how many it wrote.
+ *
+ * What the file holds: every session the table held when the write began and still held when the walk reached
+ * it, as it was then (see SessionWalk); not the sessions created during the write (the next snapshot has them);
+ * and, after them, the ids of those written that ended (signed out, expired, evicted) before the file was
+ * complete, so that loading it does not bring them back.
  *
  * The snapshot holds every session id, so the file is the store's alone, even in a directory others can write:
  * it is written to `<file>.<random>.tmp`, created with 'wx' (O_CREAT | O_EXCL: the file is new or the open
@@ -23,25 +35,49 @@ const linesPerWrite = 1000;
  * temporary file is removed. A `file` that is a symbolic link is refused (see `checkPath`).
  */
 export async function saveSnapshot(table: Sessions, file: string): Promise<number> {
-  // Taken in one go: the table keeps serving while the file is written, and a read moves its session to the
-  // end of the table's order, where a walk still under way would meet it twice.
-  const records = Array.from(table.records());
-  checkPath(file, await lstat(file).catch(orMissing));
-  const temporary = `${file}.${randomBytes(12).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
+  // The write begins now: the sessions held at this moment are the ones it may hold.
+  const walk = table.walk({ ended: true });
   try {
+    checkPath(file, await lstat(file).catch(orMissing));
+    const temporary = `${file}.${randomBytes(12).toString('hex')}.tmp`;
+    const handle = await open(temporary, 'wx', 0o600);
+    let written: number;
     try {
-      await handle.chmod(0o600); // open()'s mode goes through the umask: exactly owner-only, whatever the umask
-      await writeRecords(handle, records);
-    } finally {
-      await handle.close();
+      try {
+        await handle.chmod(0o600); // open()'s mode goes through the umask: exactly owner-only, whatever the umask
+        written = await writeRecords(handle, walk);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
     }
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
+    return written;
+  } finally {
+    walk.close();
   }
-  return records.length;
+}
+
+/** The header, the walk's sessions a slice at a time, then those of them that ended meanwhile; returns how many sessions. */
+async function writeRecords(handle: FileHandle, walk: SessionWalk): Promise<number> {
+  await handle.write(`${JSON.stringify({ format: FORMAT, version: VERSION, savedAt: new Date().toISOString() })}\n`);
+  let written = 0;
+  let lines: string[] = [];
+  const take = (record: unknown) => void lines.push(JSON.stringify(record));
+  for (let more = true; more; ) {
+    await inSlices(() => (more = walk.step(stepSessions, take)) && lines.length < linesPerWrite);
+    written += lines.length;
+    if (lines.length > 0) await handle.write(`${lines.join('\n')}\n`);
+    lines = [];
+  }
+  // The list grows while these lines are written: read its length each time round.
+  for (let i = 0; i < walk.ended.length; i += linesPerWrite) {
+    await handle.write(`${walk.ended.slice(i, i + linesPerWrite).map((sid) => JSON.stringify([sid])).join('\n')}\n`);
+  }
+  return written;
 }
 
 export type LoadResult =
@@ -49,44 +85,104 @@ export type LoadResult =
   | { outcome: 'loaded'; restored: number; expired: number }
   | { outcome: 'moved-aside'; reason: string; movedTo: string };
 
-/**
- * Fills `table` from `file`. A file that cannot be parsed is renamed `<file>.corrupt-<time>` and nothing is
- * loaded. Throws when `file` is a symbolic link or not a regular file (see `checkPath`): a setting to fix.
- */
-export function loadSnapshot(table: Sessions, file: string): LoadResult {
-  let text: string;
+/** Throws when `file` is a symbolic link or not a regular file (see `checkPath`): a setting to fix, said at setup(). */
+export function checkSnapshotFile(file: string): void {
   try {
-    text = readSnapshotFile(file);
+    checkPath(file, lstatSync(file));
   } catch (error) {
-    if (error instanceof SnapshotPathError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+/**
+ * Fills `table` from `file`, in slices, while the host serves (StoreHost.fill): a record whose id the table holds
+ * already (saved since the host started) or that `filling` says ended meanwhile is skipped. A file that cannot be
+ * parsed is renamed `<file>.corrupt-<time>`, and what it had restored is removed again.
+ */
+export async function loadSnapshot(table: Sessions, file: string, filling: Filling): Promise<LoadResult> {
+  let handle: FileHandle;
+  try {
+    // O_NOFOLLOW where there is one: a link put there since setup() checked fails to open (ELOOP), never read.
+    handle = await open(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { outcome: 'missing' };
     return moveAside(file, `cannot be read (${(error as Error).message})`);
   }
-  const lines = text.split('\n').filter((line) => line.length > 0);
-  const records: unknown[] = [];
+  const loader = new Loader(table, filling);
   try {
-    const header = JSON.parse(lines[0] ?? 'null') as { format?: unknown; version?: unknown } | null;
-    const version = header?.version;
-    if (header?.format !== FORMAT || (version !== 1 && version !== 2 && version !== VERSION)) return moveAside(file, 'it is not a session snapshot of a version this store reads');
-    for (const line of lines.slice(1)) records.push(version === VERSION ? JSON.parse(line) : inMs(JSON.parse(line)));
-  } catch {
-    return moveAside(file, 'it is not valid JSON lines');
-  }
-  const before = table.size;
-  for (const [i, record] of records.entries()) {
-    if (!table.restore(record)) {
-      table.clear();
-      return moveAside(file, `record ${i + 1} is malformed`);
+    let rest = '';
+    for await (const chunk of handle.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 20, autoClose: false })) {
+      const lines = (rest + (chunk as string)).split('\n');
+      rest = lines.pop()!;
+      if (!(await loader.restore(lines))) break;
     }
+    if (loader.problem === undefined) await loader.restore([rest, '']);
+  } catch (error) {
+    loader.problem ??= `cannot be read (${(error as Error).message})`;
+  } finally {
+    await handle.close();
   }
-  const restored = table.size - before;
-  return { outcome: 'loaded', restored, expired: records.length - restored };
+  loader.problem ??= loader.version === undefined ? 'it is not a session snapshot of a version this store reads' : undefined;
+  if (loader.problem === undefined) return { outcome: 'loaded', restored: loader.restored.length, expired: loader.expired };
+  for (const sid of loader.restored) table.destroy(sid);
+  return moveAside(file, loader.problem);
+}
+
+/** Restores lines of a snapshot, a slice at a time; stops at the first problem. */
+class Loader {
+  version: number | undefined;
+  problem: string | undefined;
+  /** Ids restored from the file: removed again if a later line is malformed. */
+  readonly restored: string[] = [];
+  expired = 0;
+  #line = 0;
+
+  constructor(
+    readonly table: Sessions,
+    readonly filling: Filling,
+  ) {}
+
+  /** Restores `lines` in slices; false once a problem was found. */
+  async restore(lines: readonly string[]): Promise<boolean> {
+    let i = 0;
+    await inSlices(() => {
+      for (const stop = Math.min(lines.length, i + linesPerStep); i < stop && this.problem === undefined; i++) this.#restoreLine(lines[i]!);
+      return i < lines.length && this.problem === undefined;
+    });
+    return this.problem === undefined;
+  }
+
+  #restoreLine(line: string): void {
+    if (line === '') return;
+    this.#line++;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      this.problem = 'it is not valid JSON lines';
+      return;
+    }
+    if (this.version === undefined) {
+      const { format, version } = (value ?? {}) as { format?: unknown; version?: unknown };
+      if (format !== FORMAT || typeof version !== 'number' || ![1, 2, 3, VERSION].includes(version)) this.problem = 'it is not a session snapshot of a version this store reads';
+      else this.version = version;
+      return;
+    }
+    if (!Array.isArray(value)) return void (this.problem = `record ${this.#line - 1} is malformed`);
+    const [sid] = value as unknown[];
+    // `[sid]`: a session written above that ended while the file was written.
+    if (value.length === 1 && typeof sid === 'string' && this.version >= 4) return this.table.destroy(sid);
+    if (typeof sid === 'string' && (this.table.has(sid) || this.filling.ended(sid))) return; // newer, or ended since
+    const record = this.version >= 3 ? value : inMs(value);
+    if (!this.table.restore(record)) return void (this.problem = `record ${this.#line - 1} is malformed`);
+    if ((record as number[])[2]! > Date.now()) this.restored.push(sid as string);
+    else this.expired++;
+  }
 }
 
 /** A record of versions 1 and 2 (times in seconds) with its times in ms; anything else as it is, for restore() to refuse. */
-function inMs(record: unknown): unknown {
-  if (!Array.isArray(record)) return record;
-  const [sid, json, expiresS, lifetimeS, deadlineS, ...rest] = record as unknown[];
+function inMs(record: unknown[]): unknown[] {
+  const [sid, json, expiresS, lifetimeS, deadlineS, ...rest] = record;
   const ms = (value: unknown) => (typeof value === 'number' ? value * 1000 : value);
   return [sid, json, ms(expiresS), ms(lifetimeS), ms(deadlineS), ...rest];
 }
@@ -101,14 +197,6 @@ function moveAside(file: string, reason: string): LoadResult {
   return { outcome: 'moved-aside', reason, movedTo };
 }
 
-async function writeRecords(handle: FileHandle, records: readonly unknown[]): Promise<void> {
-  await handle.write(`${JSON.stringify({ format: FORMAT, version: VERSION, savedAt: new Date().toISOString() })}\n`);
-  for (let i = 0; i < records.length; i += linesPerWrite) {
-    await handle.write(`${records.slice(i, i + linesPerWrite).map((record) => JSON.stringify(record)).join('\n')}\n`);
-  }
-  await handle.sync();
-}
-
 /** A snapshot path that is not a regular file: a setting to fix, never a file to move aside. */
 class SnapshotPathError extends Error {}
 
@@ -121,17 +209,6 @@ function checkPath(file: string, stats: Stats | undefined): void {
     throw new SnapshotPathError(`snapshots: ${file} is a symbolic link (to ${readlinkSync(file)}); give the real path of the snapshot file: the store neither reads nor writes one through a link`);
   }
   if (stats !== undefined && !stats.isFile()) throw new SnapshotPathError(`snapshots: ${file} is not a regular file; give the path of a file (it need not exist yet)`);
-}
-
-function readSnapshotFile(file: string): string {
-  checkPath(file, lstatSync(file)); // ENOENT when there is no file yet
-  // O_NOFOLLOW where there is one: a link put there since the check fails to open (ELOOP) instead of being read.
-  const fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
-  try {
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function orMissing(error: NodeJS.ErrnoException): undefined {
