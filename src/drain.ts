@@ -10,13 +10,20 @@ export interface DrainableServer {
 }
 
 const inFlight = Symbol('requests in flight');
-type TrackedSocket = Socket & { [inFlight]?: number };
+const stall = Symbol('answers waiting since');
+const idleSince = Symbol('no request since');
+/** Requests one connection may make; past it, 503 (and the client opens another). Bounds what pipelining can ask at once. */
+const maxRequestsPerConnection = 100;
+type TrackedSocket = Socket & { [inFlight]?: number; [idleSince]?: number; [stall]?: { taken: number; since: number } };
 
 /** How long a client may take: what a slow (or deliberately dribbling) client can hold a connection for. */
 export interface ClientTimeouts {
   /** The request's headers, from the connection's start or the previous response (Node: headersTimeout). */
   headersMs: number;
-  /** The whole request, body included (Node: requestTimeout): then 408 and the connection closes. */
+  /**
+   * The whole request, body included (Node: requestTimeout): then 408 and the connection closes. Also how long an
+   * answer may wait for the client to read it, nothing of it taken, before the connection closes.
+   */
   requestMs: number;
   /** An idle keep-alive connection between requests (Node: keepAliveTimeout). */
   keepAliveMs: number;
@@ -39,21 +46,30 @@ export function createDrainableServer(handler: http.RequestListener, { graceMs =
     : {
         headersTimeout: timeouts.headersMs,
         requestTimeout: timeouts.requestMs,
-        // Node checks the two request timeouts every 30 s by default, so a limit of 10 s could hold a connection
-        // for 40: check often enough that a limit is kept to within a quarter of itself (at most each second).
-        connectionsCheckingInterval: Math.min(1000, Math.ceil(timeouts.headersMs / 4)),
+        // Node checks the two request timeouts every 30 s by default, so a limit of 10 s could hold a connection for 40.
+        connectionsCheckingInterval: checkEveryMs(timeouts),
       };
   const server = http.createServer(limits, (req, res) => {
     const socket = req.socket as TrackedSocket;
     // A request that came in on a connection already closing is dropped: the client saw our FIN and retries.
     if (draining && socket.writableEnded) return;
     socket[inFlight] = (socket[inFlight] ?? 0) + 1;
-    res.once('close', () => (socket[inFlight] = (socket[inFlight] ?? 1) - 1));
+    res.once('close', () => {
+      socket[inFlight] = (socket[inFlight] ?? 1) - 1;
+      if (socket[inFlight] === 0) socket[idleSince] = performance.now();
+    });
     if (draining) res.setHeader('Connection', 'close');
     handler(req, res);
   });
-  if (timeouts !== undefined) server.keepAliveTimeout = timeouts.keepAliveMs;
+  if (timeouts !== undefined) {
+    server.keepAliveTimeout = timeouts.keepAliveMs;
+    // Pipelined requests are answered in order, all of them from what was read at once: cap what one connection
+    // asks, so a client that pipelines thousands of small requests gets 503 for those past it, not pages.
+    server.maxRequestsPerSocket = maxRequestsPerConnection;
+    cutStalledConnections(server, sockets, timeouts);
+  }
   server.on('connection', (socket: TrackedSocket) => {
+    socket[idleSince] = performance.now();
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     if (draining) lingerOnClose(socket, lingerMs);
@@ -72,6 +88,38 @@ export function createDrainableServer(handler: http.RequestListener, { graceMs =
       }, graceMs).unref();
     });
   return { server, drain };
+}
+
+/** How often the slow-client limits are checked: often enough that each is kept within a quarter of itself, at most each second. */
+function checkEveryMs(timeouts: ClientTimeouts): number {
+  return Math.min(1000, Math.ceil(timeouts.headersMs / 4));
+}
+
+/**
+ * What Node's own timers miss, checked every `checkEveryMs`:
+ * - A connection with no request and nothing to send for longer than keep-alive plus headers allow: Node's idle timer counts every
+ *   byte the client sends, and the empty lines it may send between requests (CRLF) start no request, so a client
+ *   sending two bytes now and then would hold a connection for ever.
+ * - A client that sends requests and never reads the answers: Node's request timers stop once a request is in, and
+ *   the answers wait in memory. Closed once they have waited `requestMs` with none of them taken (the bytes handed
+ *   to the kernel not growing).
+ */
+function cutStalledConnections(server: http.Server, sockets: Set<TrackedSocket>, timeouts: ClientTimeouts): void {
+  const idleMs = timeouts.keepAliveMs + timeouts.headersMs;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const socket of sockets) {
+      // Idle: no request, and nothing left to send (an answer still being read is not idleness).
+      if (!socket[inFlight] && socket.writableLength === 0 && now - (socket[idleSince] ?? now) > idleMs) {
+        socket.destroy();
+        continue;
+      }
+      const taken = socket.bytesWritten - socket.writableLength;
+      if (socket.writableLength === 0 || taken !== socket[stall]?.taken) socket[stall] = { taken, since: now };
+      else if (now - socket[stall].since >= timeouts.requestMs) socket.destroy();
+    }
+  }, checkEveryMs(timeouts)).unref();
+  server.once('close', () => clearInterval(timer));
 }
 
 /**

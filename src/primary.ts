@@ -122,6 +122,8 @@ function logLoad(log: Logger, file: string, result: LoadResult): void {
       return log.info({ file }, `no session snapshot at ${file} yet: starting empty`);
     case 'loaded':
       return log.info({ file, restored: result.restored, expired: result.expired }, `restored ${result.restored} sessions from ${file} (${result.expired} had expired)`);
+    case 'refused':
+      return log.error({ file }, `session snapshot ${file} not loaded, starting empty: ${result.reason}`);
     case 'moved-aside':
       return log.warn({ file, movedTo: result.movedTo }, `session snapshot ${file} ${result.reason}: moved to ${result.movedTo}, starting empty`);
   }

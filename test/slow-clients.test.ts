@@ -94,5 +94,32 @@ test('slow clients: an idle keep-alive connection is told, and held, HTTP_KEEP_A
   t.after(() => idle.destroy());
   const answered = await idle.closed;
   assert.match(answered, /^HTTP\/1\.1 200 /);
-  assert.match(answered, /\r\nKeep-Alive: timeout=1\r\n/i, 'the client is told the idle limit');
+  assert.match(answered, /\r\nKeep-Alive: timeout=1\b/i, "the client is told the idle limit");
+});
+
+test('slow clients: a connection kept open with empty lines (CRLF, which start no request) is closed past the keep-alive and headers limits', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), limits);
+  const { host } = new URL(app.url);
+  const poked = connect(app.url, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  t.after(() => poked.destroy());
+  // Two bytes every 100 ms: Node's own idle timer counts them, and they start no request.
+  const poke = setInterval(() => poked.write('\r\n'), 100);
+  t.after(() => clearInterval(poke));
+  const answered = await poked.closed;
+  assert.match(answered, /^HTTP\/1\.1 200 /);
+  assert.equal(answered.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer, then closed');
+});
+
+test('slow clients: thousands of pipelined requests get at most 100 answers of substance on one connection, then 503, then the connection closes', async (t) => {
+  const app = await startTestApp((fn) => t.after(fn), limits);
+  const { host } = new URL(app.url);
+  // 3,000 requests for the page in one write (100 KB asked, 6 MB of pages were each answered), read as it comes.
+  const pipelined = connect(app.url, `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`.repeat(3000));
+  t.after(() => pipelined.destroy());
+  const answered = await pipelined.closed;
+  const statuses = [...answered.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+  assert.equal(statuses.filter((status) => status === '200').length, 100, 'the page 100 times');
+  assert.ok(statuses.slice(100).every((status) => status === '503'), `then only 503: ${[...new Set(statuses.slice(100))].join(', ')}`);
+  const visitor = new CookieJar();
+  assert.deepEqual((await visitor.post(`${app.url}/notes`, { note: 'served' })).json.notes, ['served'], 'the worker serves on');
 });

@@ -2,7 +2,7 @@
 // an attacker sharing the directory (a file or link planted where the store writes; a link as the snapshot).
 import assert from 'node:assert/strict';
 import { until } from '../helpers/poll.js';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, lstatSync, mkdtempSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -280,4 +280,37 @@ test('snapshots feature: a host loading a large snapshot serves meanwhile; a ses
     [2, '{}', false],
     [3, '{"i":49999}', true],
   ], 'the new visitor served while the file loaded; the returning one answered with its session once it was loaded');
+});
+
+// Another local user: as root, files and directories can be given to `nobody`; without root there is no one to play.
+const asRoot = process.geteuid?.() === 0;
+const nobody = 65_534;
+
+test('snapshot: a file another user created first (in a shared directory) is refused at start, never loaded: it could sign its author in as anyone', { skip: !asRoot && 'needs root, to create a file as another user' }, (t) => {
+  const shared = folder(t);
+  chmodSync(shared, 0o1777); // like /tmp: everyone may create files, only their owner may replace them
+  const file = path.join(shared, 'sessions.jsonl');
+  writeFileSync(file, `{"format":"express-cluster-sessions/snapshot","version":4}\n["stolen","{\\"userId\\":\\"u-alice\\"}",${Date.now() + 60_000},60000,null,"u-alice"]\n`);
+  chownSync(file, nobody, nobody);
+  assert.throws(() => new StoreHost({ features: [snapshots({ file })] }), {
+    message: `snapshots: ${file} belongs to user ${nobody}, not to this process's user (0): another user could have written the sessions in it; remove it (the store writes a new one) or give a path in a directory only this user can write`,
+  });
+  chownSync(file, 0, 0);
+  chmodSync(file, 0o666);
+  assert.throws(() => new StoreHost({ features: [snapshots({ file })] }), { message: new RegExp(`^snapshots: ${file} can be written by other users \\(mode 666\\)`) });
+});
+
+test('snapshot: a directory another user owns (a link to it on the way, too), or writable by all without the sticky bit, is refused at start', { skip: !asRoot && 'needs root, to create a directory as another user' }, (t) => {
+  const dir = folder(t);
+  const theirs = path.join(dir, 'theirs');
+  mkdirSync(theirs);
+  chownSync(theirs, nobody, nobody);
+  symlinkSync(theirs, path.join(dir, 'app'));
+  for (const file of [path.join(theirs, 'sessions.jsonl'), path.join(dir, 'app', 'sessions.jsonl')]) {
+    assert.throws(() => new StoreHost({ features: [snapshots({ file })] }), { message: new RegExp(`the directory of .* \\(${theirs}\\) belongs to user ${nobody}, who could replace the file`) });
+  }
+  const open = path.join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  assert.throws(() => new StoreHost({ features: [snapshots({ file: path.join(open, 'sessions.jsonl') })] }), { message: /can be written by every user and has no sticky bit/ });
 });

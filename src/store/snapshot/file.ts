@@ -3,8 +3,9 @@
 // header, one record per session, then the ids of sessions written above that ended while the file was written.
 // A file that cannot be read is moved aside.
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, readlinkSync, renameSync, type Stats } from 'node:fs';
+import { constants, lstatSync, readlinkSync, realpathSync, renameSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import type { Filling } from '../primary/host.js';
 import type { Sessions, SessionWalk } from '../primary/sessions.js';
 import { inSlices, stepSessions } from '../primary/slices.js';
@@ -83,10 +84,16 @@ async function writeRecords(handle: FileHandle, walk: SessionWalk): Promise<numb
 export type LoadResult =
   | { outcome: 'missing' }
   | { outcome: 'loaded'; restored: number; expired: number }
-  | { outcome: 'moved-aside'; reason: string; movedTo: string };
+  | { outcome: 'moved-aside'; reason: string; movedTo: string }
+  /** Not loaded and left in place: the file is not this user's alone (found since setup() checked it). */
+  | { outcome: 'refused'; reason: string };
 
-/** Throws when `file` is a symbolic link or not a regular file (see `checkPath`): a setting to fix, said at setup(). */
+/**
+ * Throws when `file` is a symbolic link or not a regular file, is not this user's alone, or lies in a directory
+ * another user could replace it in (see `checkPath`, `checkDirectory`): a setting to fix, said at setup().
+ */
 export function checkSnapshotFile(file: string): void {
+  checkDirectory(file);
   try {
     checkPath(file, lstatSync(file));
   } catch (error) {
@@ -109,6 +116,12 @@ export async function loadSnapshot(table: Sessions, file: string, filling: Filli
     return moveAside(file, `cannot be read (${(error as Error).message})`);
   }
   const loader = new Loader(table, filling);
+  try {
+    checkPath(file, await handle.stat()); // the file opened is the one checked: its owner and mode, again
+  } catch (error) {
+    await handle.close();
+    return { outcome: 'refused', reason: (error as Error).message };
+  }
   try {
     let rest = '';
     for await (const chunk of handle.createReadStream({ encoding: 'utf8', highWaterMark: 1 << 20, autoClose: false })) {
@@ -201,14 +214,51 @@ function moveAside(file: string, reason: string): LoadResult {
 class SnapshotPathError extends Error {}
 
 /**
- * Refuses a `file` that is a symbolic link (whoever can change the link would choose where the sessions are
- * read from and written to) or not a regular file (a directory; a pipe would block the start).
+ * Refuses a `file` that is a symbolic link (whoever can change the link would choose where the sessions are read
+ * from and written to), not a regular file (a directory; a pipe would block the start), or not this user's alone:
+ * owned by another user, or writable by others. A snapshot is trusted as it is read: a session in it is a signed-in
+ * user to the app, so a file another user wrote (created first in a shared directory, say) would sign its author
+ * in as anyone.
  */
 function checkPath(file: string, stats: Stats | undefined): void {
   if (stats?.isSymbolicLink()) {
     throw new SnapshotPathError(`snapshots: ${file} is a symbolic link (to ${readlinkSync(file)}); give the real path of the snapshot file: the store neither reads nor writes one through a link`);
   }
   if (stats !== undefined && !stats.isFile()) throw new SnapshotPathError(`snapshots: ${file} is not a regular file; give the path of a file (it need not exist yet)`);
+  const user = process.geteuid?.();
+  if (stats === undefined || user === undefined) return; // Windows: no owners to compare
+  if (stats.uid !== user) {
+    throw new SnapshotPathError(
+      `snapshots: ${file} belongs to user ${stats.uid}, not to this process's user (${user}): another user could have written the sessions in it; ` +
+        'remove it (the store writes a new one) or give a path in a directory only this user can write',
+    );
+  }
+  if ((stats.mode & 0o022) !== 0) {
+    throw new SnapshotPathError(`snapshots: ${file} can be written by other users (mode ${(stats.mode & 0o777).toString(8)}): chmod 600 it, or remove it (the store writes a new one at 600)`);
+  }
+}
+
+/**
+ * Refuses a snapshot whose directory (its real path: a link on the way is followed) another user could replace the
+ * file in: owned by someone else than this user or root, or writable by others without the sticky bit (with it, as
+ * in /tmp, others cannot replace a file that is not theirs, and `checkPath` refuses one that is).
+ */
+function checkDirectory(file: string): void {
+  const user = process.geteuid?.();
+  if (user === undefined) return;
+  let directory: string;
+  try {
+    directory = realpathSync(path.dirname(path.resolve(file)));
+  } catch {
+    return; // no such directory: the first write says so (snapshot-failed)
+  }
+  const stats = statSync(directory);
+  if (stats.uid !== user && stats.uid !== 0) {
+    throw new SnapshotPathError(`snapshots: the directory of ${file} (${directory}) belongs to user ${stats.uid}, who could replace the file: give a path in a directory of this user (${user}) or root`);
+  }
+  if ((stats.mode & 0o002) !== 0 && (stats.mode & 0o1000) === 0) {
+    throw new SnapshotPathError(`snapshots: the directory of ${file} (${directory}) can be written by every user and has no sticky bit, so anyone could replace the file: give a path in a directory only this user can write`);
+  }
 }
 
 function orMissing(error: NodeJS.ErrnoException): undefined {
