@@ -12,8 +12,12 @@ export interface DrainableServer {
 const inFlight = Symbol('requests in flight');
 const stall = Symbol('answers waiting since');
 const idleSince = Symbol('no request since');
-/** Requests one connection may make; past it, 503 (and the client opens another). Bounds what pipelining can ask at once. */
-const maxRequestsPerConnection = 100;
+/**
+ * Requests one connection may have unanswered at once; past it, 503. Node parses every request a client pipelined
+ * in one write at once, and holds each answer until the ones before it are sent: without a bound, thousands of
+ * small requests cost thousands of pages held for a client that may never read them. Browsers do not pipeline.
+ */
+const maxPipelined = 32;
 type TrackedSocket = Socket & { [inFlight]?: number; [idleSince]?: number; [stall]?: { taken: number; since: number } };
 
 /** How long a client may take: what a slow (or deliberately dribbling) client can hold a connection for. */
@@ -53,6 +57,11 @@ export function createDrainableServer(handler: http.RequestListener, { graceMs =
     const socket = req.socket as TrackedSocket;
     // A request that came in on a connection already closing is dropped: the client saw our FIN and retries.
     if (draining && socket.writableEnded) return;
+    if ((socket[inFlight] ?? 0) >= maxPipelined) {
+      res.shouldKeepAlive = false;
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many requests pipelined on one connection\n');
+      return;
+    }
     socket[inFlight] = (socket[inFlight] ?? 0) + 1;
     res.once('close', () => {
       socket[inFlight] = (socket[inFlight] ?? 1) - 1;
@@ -63,9 +72,6 @@ export function createDrainableServer(handler: http.RequestListener, { graceMs =
   });
   if (timeouts !== undefined) {
     server.keepAliveTimeout = timeouts.keepAliveMs;
-    // Pipelined requests are answered in order, all of them from what was read at once: cap what one connection
-    // asks, so a client that pipelines thousands of small requests gets 503 for those past it, not pages.
-    server.maxRequestsPerSocket = maxRequestsPerConnection;
     cutStalledConnections(server, sockets, timeouts);
   }
   server.on('connection', (socket: TrackedSocket) => {
