@@ -18,7 +18,7 @@ const idleSince = Symbol('no request since');
  * small requests cost thousands of pages held for a client that may never read them. Browsers do not pipeline.
  */
 const maxPipelined = 32;
-type TrackedSocket = Socket & { [inFlight]?: number; [idleSince]?: number; [stall]?: { taken: number; since: number } };
+type TrackedSocket = Socket & { [inFlight]?: number; [idleSince]?: number; [stall]?: { length: number; queue: number; since: number } | undefined };
 
 /** How long a client may take: what a slow (or deliberately dribbling) client can hold a connection for. */
 export interface ClientTimeouts {
@@ -120,12 +120,25 @@ function cutStalledConnections(server: http.Server, sockets: Set<TrackedSocket>,
         socket.destroy();
         continue;
       }
-      const taken = socket.bytesWritten - socket.writableLength;
-      if (socket.writableLength === 0 || taken !== socket[stall]?.taken) socket[stall] = { taken, since: now };
-      else if (now - socket[stall].since >= timeouts.requestMs) socket.destroy();
+      // Unread answers: the time since the client last took any of them.
+      const unread = waiting(socket);
+      const last = socket[stall];
+      const took = last === undefined || unread.length < last.length || unread.queue < last.queue;
+      socket[stall] = unread.length === 0 ? undefined : { ...unread, since: took ? now : last.since };
+      if (socket[stall] !== undefined && now - socket[stall].since >= timeouts.requestMs) socket.destroy();
     }
   }, checkEveryMs(timeouts)).unref();
   server.once('close', () => clearInterval(timer));
+}
+
+/**
+ * What waits for the client to take it: the stream's `writableLength`, which drops once a whole write is taken,
+ * and libuv's `writeQueueSize` (not in Node's typings), which drops as the kernel takes each part of one. One large
+ * answer sits whole in the first until its last byte is taken: the second shows a slow reader still reading.
+ */
+function waiting(socket: Socket): { length: number; queue: number } {
+  const length = socket.writableLength;
+  return { length, queue: (socket as Socket & { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? length };
 }
 
 /**

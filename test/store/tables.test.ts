@@ -521,14 +521,16 @@ for (const [name, Table] of tables) {
     assert.ok(!walk.ended.includes('s14'), 'a closed walk lists nothing more');
   });
 
-  test(`${name}: walk: a clear ends every walk under way`, (t) => {
+  test(`${name}: walk: a clear ends every walk under way, and lists what it had visited as ended`, (t) => {
     const table = tableOnMockClock(t);
     for (let i = 0; i < 20; i++) table.set(`s${i}`, '{}', start + 60_000);
-    const walk = table.walk();
-    walk.step(5);
+    const walk = table.walk({ ended: true });
+    const visited: string[] = [];
+    walk.step(5, ([sid]) => visited.push(sid));
     table.clear();
     table.set('after', '{}', start + 60_000);
     assert.deepEqual(walkAll(walk, 100), []);
+    assert.deepEqual([...walk.ended].sort(), visited.sort(), 'a snapshot being written lists them, so a load does not bring them back');
   });
 
   test(`${name}: options: an unknown name or a bad value throws a TypeError naming the option`, () => {

@@ -281,7 +281,7 @@ export class StoreHost extends EventEmitter {
     this.#filling = filling;
     return fill({ ended: (sid) => filling.ended.has(sid) }).finally(() => {
       this.#filling = undefined;
-      // Each worker's waiting requests in one batch, in the order they came, as if they had just arrived.
+      // The waiting requests of each batch together, in the order they came, as if they had just arrived.
       const byChannel = new Map<Send, { owner: number; requests: unknown[] }>();
       for (const { raw, send, owner } of filling.waiting) {
         const batch = byChannel.get(send) ?? byChannel.set(send, { owner, requests: [] }).get(send)!;
@@ -336,6 +336,7 @@ export class StoreHost extends EventEmitter {
     entry.op.check(args, this.limits);
     if (this.#filling !== undefined && this.#waitsForFilling(entry.op, args)) {
       this.#filling.waiting.push({ raw, send: context.send, owner: context.owner });
+      this.#stats.requests--; // counted when it runs, after the filling
       return LATER;
     }
     if (this.#filling !== undefined && name === 'destroy') this.#filling.ended.add(args[0] as string);

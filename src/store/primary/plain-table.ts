@@ -163,7 +163,11 @@ export class PlainTable implements Sessions {
   }
 
   clear(): void {
-    for (const walk of this.#walks) walk.next = walk.pending.length;
+    for (const walk of this.#walks) {
+      // What it visited has ended.
+      for (const [sid, born] of walk.ended === undefined ? [] : walk.visited) if (this.#entries.get(sid)?.born === born) walk.ended!.push(sid);
+      walk.next = walk.pending.length;
+    }
     this.#walks.clear();
     this.#entries.clear();
     this.#byUser.clear();

@@ -251,8 +251,14 @@ export class SessionTable implements Sessions {
   }
 
   clear(): void {
-    // Every walk is done: nothing it was to visit is held any more.
-    for (const walk of this.#walks) walk.cursor = walk.end;
+    // Every walk is done: nothing it was to visit is held any more; what it visited has ended.
+    for (const walk of this.#walks) {
+      for (let slot = 0; walk.ended !== undefined && slot < walk.cursor; slot++) {
+        const sid = this.#sids[slot];
+        if (sid !== undefined && this.#slots.get(sid) === slot && !walk.fresh.has(slot)) walk.ended.push(sid);
+      }
+      walk.cursor = walk.end;
+    }
     this.#walks.clear();
     this.#slots.clear();
     this.#sids = [];
