@@ -10,11 +10,12 @@ import { test, type TestContext } from 'node:test';
 import { snapshots } from '../../src/store/index.js';
 import { StoreHost } from '../../src/store/primary/host.js';
 import { SessionTable } from '../../src/store/primary/session-table.js';
-import type { SessionRecord } from '../../src/store/primary/sessions.js';
+import { PlainTable } from '../../src/store/primary/plain-table.js';
+import type { SessionRecord, Sessions } from '../../src/store/primary/sessions.js';
 import { loadSnapshot, saveSnapshot, type LoadResult } from '../../src/store/snapshot/file.js';
 
 /** Loads `file` into `table` as a host starting alone would: nothing ended meanwhile. */
-function load(table: SessionTable, file: string): Promise<LoadResult> {
+function load(table: Sessions, file: string): Promise<LoadResult> {
   return loadSnapshot(table, file, { ended: () => false });
 }
 
@@ -314,3 +315,21 @@ test('snapshot: a directory another user owns (a link to it on the way, too), or
   chmodSync(open, 0o777);
   assert.throws(() => new StoreHost({ features: [snapshots({ file: path.join(open, 'sessions.jsonl') })] }), { message: /can be written by every user and has no sticky bit/ });
 });
+
+for (const Table of [SessionTable, PlainTable]) {
+  test(`snapshot (${Table.name}): a save and a load keep the use order, the whole table's and each user's: eviction and "Your sessions" go on as before`, async (t) => {
+    const file = path.join(folder(t), 'sessions.jsonl');
+    const table = new Table();
+    const future = Date.now() + 60_000;
+    for (const sid of ['a', 'b', 'c']) table.set(sid, '{}', future, 'u');
+    for (const sid of ['x', 'y', 'z']) table.set(sid, '{}', future);
+    table.read('a'); // a, then x: the most recently used of their kind
+    table.read('x');
+    const order = (of: Sessions) => [...of.records()].map(([sid]) => sid);
+    const restored = new Table();
+    await saveSnapshot(table, file);
+    await load(restored, file);
+    assert.deepEqual(order(restored), order(table));
+    assert.deepEqual(restored.userSessions('u', 10).map(([sid]) => sid), ['a', 'c', 'b'], 'newest first, as before the restart');
+  });
+}
