@@ -107,8 +107,7 @@ function checkEveryMs(timeouts: ClientTimeouts): number {
  *   byte the client sends, and the empty lines it may send between requests (CRLF) start no request, so a client
  *   sending two bytes now and then would hold a connection for ever.
  * - A client that sends requests and never reads the answers: Node's request timers stop once a request is in, and
- *   the answers wait in memory. Closed once they have waited `requestMs` with none of them taken (the bytes handed
- *   to the kernel not growing).
+ *   the answers wait in memory. Closed once they have waited `requestMs` with none of them taken (see `waiting`).
  */
 function cutStalledConnections(server: http.Server, sockets: Set<TrackedSocket>, timeouts: ClientTimeouts): void {
   const idleMs = timeouts.keepAliveMs + timeouts.headersMs;

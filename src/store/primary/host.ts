@@ -339,7 +339,7 @@ export class StoreHost extends EventEmitter {
       this.#stats.requests--; // counted when it runs, after the filling
       return LATER;
     }
-    if (this.#filling !== undefined && name === 'destroy') this.#filling.ended.add(args[0] as string);
+    if (this.#filling !== undefined && entry.op.whileFilling === 'ends') this.#filling.ended.add(args[0] as string);
     context.id = id;
     context.state = entry.state;
     return (entry.op.run as (context: OpContext<unknown>, ...args: unknown[]) => unknown)(context, ...args);

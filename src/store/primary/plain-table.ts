@@ -3,7 +3,7 @@
 // It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory and speed for
 // clarity (its re-added Map key per read gets slower as the table fills, and eviction and listing walk: see
 // session-table.ts for how the fast one avoids both).
-import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
+import { costOf, expiryOf, maxTime, parseRecord, tableOptions, walkRecords } from './sessions.js';
 import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 
 interface Entry {
@@ -111,9 +111,14 @@ export class PlainTable implements Sessions {
     return this.#live(sid, Date.now()) !== undefined;
   }
 
-  /** The sessions held now, by id and birth: each visited if, when its turn comes, the same session is still held. */
+  /**
+   * The sessions held now, by id and birth, in the order eviction takes them (without a user, least recently used
+   * first, then with one): each visited if, when its turn comes, the same session is still held.
+   */
   walk(options: { ended?: boolean } = {}): SessionWalk {
-    const walk: PlainWalk = { pending: [...this.#entries].map(([sid, { born }]) => [sid, born]), next: 0, visited: new Map(), ended: options.ended ? [] : undefined };
+    const all = [...this.#entries];
+    const pending = [...all.filter(([, e]) => e.userId === null), ...all.filter(([, e]) => e.userId !== null)].map(([sid, { born }]): [string, number] => [sid, born]);
+    const walk: PlainWalk = { pending, next: 0, visited: new Map(), ended: options.ended ? [] : undefined };
     this.#walks.add(walk);
     return {
       step: (max, visit) => {
@@ -139,22 +144,11 @@ export class PlainTable implements Sessions {
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
-    for (const [sid, entry] of this.#walk()) yield [sid, entry.json, entry.expiresAt];
+    for (const [sid, json, expiresAt] of this.records()) yield [sid, json, expiresAt];
   }
 
-  *records(): Generator<SessionRecord> {
-    for (const [sid, { json, expiresAt, lifetime, deadline, userId }] of this.#walk()) {
-      yield [sid, json, expiresAt, lifetime, Number.isFinite(deadline) ? deadline : null, userId];
-    }
-  }
-
-  /** Live sessions without a user, least recently used first, then those with one: the order eviction takes them in. */
-  *#walk(): Generator<[string, Entry]> {
-    const now = Date.now();
-    const all = [...this.#entries];
-    for (const [sid, entry] of [...all.filter(([, e]) => e.userId === null), ...all.filter(([, e]) => e.userId !== null)]) {
-      if (this.#entries.get(sid) === entry && entry.expiresAt > now) yield [sid, entry];
-    }
+  records(): Generator<SessionRecord> {
+    return walkRecords(this.walk());
   }
 
   length(): number {

@@ -5,7 +5,7 @@
 // with one), so a read changes numbers only, never the Map (see #markUsed), and eviction takes the least recently
 // used session without a user before any with one, in one step. It must behave exactly as plain-table.ts: the
 // template's test/store/tables.test.ts runs both through the same tests.
-import { costOf, expiryOf, maxTime, parseRecord, tableOptions } from './sessions.js';
+import { costOf, expiryOf, maxTime, parseRecord, tableOptions, walkRecords } from './sessions.js';
 import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 import { UserLists } from './user-index.js';
 
@@ -208,33 +208,11 @@ export class SessionTable implements Sessions {
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
-    for (const slot of this.#walk()) yield [this.#sids[slot]!, this.#json[slot]!, this.#expiresAt[slot]!];
+    for (const [sid, json, expiresAt] of this.records()) yield [sid, json, expiresAt];
   }
 
-  *records(): Generator<SessionRecord> {
-    for (const slot of this.#walk()) yield this.#record(slot);
-  }
-
-  /**
-   * The live sessions as they are when the walk starts, in use order: without a user, then with one. Each once,
-   * skipping any removed meanwhile (its slot may hold another session by then), so a caller may read, save or
-   * destroy sessions between two steps.
-   */
-  *#walk(): Generator<number> {
-    const now = Date.now();
-    const sids: string[] = [];
-    const slots = new Int32Array(this.#slots.size);
-    let i = 0;
-    for (const order of orders) {
-      for (let slot = this.#head[order]; slot !== none; slot = this.#next[slot]!, i++) {
-        sids.push(this.#sids[slot]!);
-        slots[i] = slot;
-      }
-    }
-    for (let j = 0; j < i; j++) {
-      const slot = slots[j]!;
-      if (this.#slots.get(sids[j]!) === slot && this.#expiresAt[slot]! > now) yield slot;
-    }
+  records(): Generator<SessionRecord> {
+    return walkRecords(this.walk());
   }
 
   restore(value: unknown): boolean {

@@ -70,15 +70,15 @@ export interface Sessions {
   walk(options?: { ended?: boolean }): SessionWalk;
   clear(): void;
   /**
-   * In one go, for tests and tools (the host walks in slices instead): every live session, those without a user
-   * least recently used first, then those with one, likewise.
+   * A whole walk as it goes, for tests and tools (the host walks in slices instead): every live session, those
+   * without a user least recently used first, then those with one, likewise (see walkRecords()).
    */
   entries(): Iterable<[sid: string, json: string, expiresAt: number]>;
   /** In one go, for tests and tools: live sessions, after a sweep. */
   length(): number;
   /** In one go, for tests and tools: drops every expired session; returns how many went. */
   sweep(): number;
-  /** In one go, for tests and tools: every live session as a record, in the order of `entries()`. */
+  /** As `entries()`, every live session as a record. */
   records(): Iterable<SessionRecord>;
   /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
   restore(record: unknown): boolean;
@@ -115,6 +115,19 @@ export interface SessionWalk {
   readonly ended: readonly string[];
   /** Ends the walk early: an unfinished walk costs the table something (see the table's notes). */
   close(): void;
+}
+
+/** A whole walk, a session at a time, for the one-go `entries()` and `records()`: closed however the caller stops. */
+export function* walkRecords(walk: SessionWalk): Generator<SessionRecord> {
+  try {
+    for (let more = true; more; ) {
+      let found: SessionRecord | undefined;
+      more = walk.step(1, (record) => (found = record));
+      if (found !== undefined) yield found;
+    }
+  } finally {
+    walk.close();
+  }
 }
 
 export interface TableOptions {

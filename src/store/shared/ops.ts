@@ -52,9 +52,10 @@ export interface Op<Args extends unknown[] = never, Reply = unknown, State = und
   /**
    * While a feature fills the table after the host started (a snapshot loading: StoreHost.filling): 'absent' waits
    * for it when the table does not hold the session named by the first argument yet; 'all' always waits (the op
-   * concerns every session, or a user's). Unset: runs at once.
+   * concerns every session, or a user's); 'ends' runs at once and tells the filling that session ended, so it is
+   * not restored. Unset: runs at once.
    */
-  readonly whileFilling?: 'absent' | 'all';
+  readonly whileFilling?: 'absent' | 'all' | 'ends';
   /** Throws a StoreError when `args` are malformed or over a limit. Run by the worker before sending, and by the host. */
   check(args: readonly unknown[], limits: Limits): void;
   run(context: OpContext<State>, ...args: Args): Reply | typeof LATER;
@@ -139,6 +140,7 @@ const destroy = defineOp<[sid: string], void>({
   name: 'destroy',
   postable: true,
   read: false,
+  whileFilling: 'ends',
   check: (args, limits) => checkSid('destroy', args, 1, limits),
   run: ({ sessions }, sid) => sessions.destroy(sid),
 });
