@@ -86,8 +86,6 @@ export class ClusterStore extends Store {
   readonly #observe: ClusterStoreOptions['observe'];
   /** The sessions this store loaded or saved, by object: their saves are updates (see shared/stored.ts). */
   readonly #stored = new StoredSessions();
-  /** Replies a feature brought along (the lock's grant): the next get of that id takes one instead of asking. */
-  readonly #preloaded = new Map<string, StoredSession | null>();
 
   /**
    * Starts the session host in the primary, once: call it before forking. Again with the same options it
@@ -130,12 +128,6 @@ export class ClusterStore extends Store {
   }
 
   override get(sid: string, callback: SessionCallback): void {
-    if (this.#preloaded.has(sid)) {
-      const found = this.#preloaded.get(sid)!;
-      this.#preloaded.delete(sid);
-      process.nextTick(() => this.#decoded(callback, sid, null, found));
-      return;
-    }
     this.call(ops.get, [sid], (error, found) => this.#decoded(callback, sid, error, found as StoredSession | null));
   }
 
@@ -246,16 +238,6 @@ export class ClusterStore extends Store {
   post<Args extends unknown[]>(op: Op<Args, unknown, never>, args: Args, callback?: ErrorCallback): void {
     if (callback === undefined && this.#observe === undefined) return this.#client.post(op, args);
     this.#client.post(op, args, this.#observed(op.name, (error) => callback?.(error ?? undefined)));
-  }
-
-  /** The next get(sid) answers `found` (a session a feature's reply carried) instead of asking the host. */
-  preload(sid: string, found: StoredSession | null): void {
-    this.#preloaded.set(sid, found);
-  }
-
-  /** Drops what preload() left for `sid`, if get() never took it. */
-  unload(sid: string): void {
-    this.#preloaded.delete(sid);
   }
 
   #decoded(callback: SessionCallback, sid: string, error: unknown, found: StoredSession | null | undefined): void {

@@ -8,6 +8,6 @@ export type { Evicting, Feature, HostStats, StoreHost, StoreHostOptions } from '
 export { PlainTable } from './primary/plain-table.js';
 export { SessionTable } from './primary/session-table.js';
 export type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, UserSession } from './primary/sessions.js';
-export { lockStats, sessionLock, sessionLocks, type LockStats, type SessionLockOptions } from './lock/index.js';
+export { LockErrorCode, lockStats, sessionLock, sessionLocks, type LockStats, type SessionLockOptions } from './lock/index.js';
 export { snapshots, type LoadResult, type SnapshotOptions } from './snapshot/index.js';
 export { ClusterRateLimitStore, rateLimits, rateLimitStats, rateLimitsWith, type ClusterRateLimitStoreOptions, type RateLimitsFull, type RateLimitsOptions, type RateLimitStats } from './rate-limit/index.js';

@@ -275,7 +275,7 @@ test('fill: while a feature fills the table, a read of a session not there yet w
     await new Promise<void>((resolve) => (finish = resolve));
     // What a snapshot would restore: the table holds `fresh` (saved since) and `gone` ended: both skipped.
     for (const [sid, json] of [['late', '{"from":"file"}'], ['fresh', '{"from":"file"}'], ['gone', '{"from":"file"}']] as const) {
-      if (!host.sessions.has(sid) && !filling.ended(sid)) host.sessions.restore([sid, json, future, 60_000, null, null]);
+      if (!host.sessions.has(sid) && !filling.ended(sid)) host.sessions.restore!([sid, json, future, 60_000, null, null]);
     }
   });
   const answers: unknown[] = [];

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LockTable, type LockRequest } from '../../src/store/lock/lock-table.js';
-import { ErrorCode, type StoreError } from '../../src/store/index.js';
+import { LockErrorCode, type StoreError } from '../../src/store/index.js';
 
 const by = (owner: number, overrides: Partial<LockRequest> = {}): LockRequest => ({ owner, waitMs: 1000, holdMs: 5000, maxWaiters: 10, ...overrides });
 
@@ -50,11 +50,11 @@ test('locks: a waiter gives up after waitMs; the queue holds at most maxWaiters'
   const token = locks.acquire('k', by(1), waiter(log, 'x'))!;
   locks.acquire('k', by(2, { waitMs: 50, maxWaiters: 2 }), waiter(log, 'a'));
   locks.acquire('k', by(2, { waitMs: 500, maxWaiters: 2 }), waiter(log, 'b'));
-  assert.throws(() => locks.acquire('k', by(2, { maxWaiters: 2 }), waiter(log, 'c')), { code: ErrorCode.lockQueueFull, statusCode: 429 });
+  assert.throws(() => locks.acquire('k', by(2, { maxWaiters: 2 }), waiter(log, 'c')), { code: LockErrorCode.queueFull, statusCode: 429 });
   t.mock.timers.tick(50);
-  assert.deepEqual(log, [`a: ${ErrorCode.lockWaitTimeout}`]);
+  assert.deepEqual(log, [`a: ${LockErrorCode.waitTimeout}`]);
   locks.release('k', token);
-  assert.deepEqual(log, [`a: ${ErrorCode.lockWaitTimeout}`, `b: token ${token + 1}`], 'the one that gave up is skipped');
+  assert.deepEqual(log, [`a: ${LockErrorCode.waitTimeout}`, `b: token ${token + 1}`], 'the one that gave up is skipped');
   assert.deepEqual(locks.stats(), { locked: 1, waiting: 0, expired: 0, refused: 2 });
 });
 

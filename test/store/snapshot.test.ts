@@ -11,7 +11,7 @@ import { snapshots } from '../../src/store/index.js';
 import { StoreHost } from '../../src/store/primary/host.js';
 import { SessionTable } from '../../src/store/primary/session-table.js';
 import { PlainTable } from '../../src/store/primary/plain-table.js';
-import type { SessionRecord, Sessions } from '../../src/store/primary/sessions.js';
+import { walkRecords, type SessionRecord, type Sessions } from '../../src/store/primary/sessions.js';
 import { loadSnapshot, saveSnapshot, type LoadResult } from '../../src/store/snapshot/file.js';
 
 /** Loads `file` into `table` as a host starting alone would: nothing ended meanwhile. */
@@ -71,6 +71,16 @@ test('snapshots feature: a host with snapshots({ file }) writes at close() and t
   t.after(() => second.close());
   assert.deepEqual(await new Promise((resolve) => second.once('snapshot-loaded', resolve)), { outcome: 'loaded', restored: 1, expired: 0 });
   assert.equal(second.sessions.read('kept')?.[0], '{"cart":[1]}');
+});
+
+test('snapshots feature: only it needs a table\'s restore(): a table without one runs the host, and snapshots() refuses it at setup, naming it', (t) => {
+  const withoutRestore = () => Object.defineProperty(new SessionTable(), 'restore', { value: undefined });
+  const host = new StoreHost({ sessions: withoutRestore() });
+  t.after(() => host.close());
+  host.handle([[0, 'set', 'a', '{"n":1}', Date.now() + 60_000, null, null]]);
+  assert.equal(host.sessions.read('a')?.[0], '{"n":1}');
+  const file = path.join(folder(t), 'sessions.jsonl');
+  assert.throws(() => new StoreHost({ sessions: withoutRestore(), features: [snapshots({ file })] }), { name: 'TypeError', message: /has no restore\(record\)/ });
 });
 
 test('snapshots feature: options are checked like every other', () => {
@@ -325,7 +335,7 @@ for (const Table of [SessionTable, PlainTable]) {
     for (const sid of ['x', 'y', 'z']) table.set(sid, '{}', future);
     table.read('a'); // a, then x: the most recently used of their kind
     table.read('x');
-    const order = (of: Sessions) => [...of.records()].map(([sid]) => sid);
+    const order = (of: Sessions) => [...walkRecords(of.walk())].map(([sid]) => sid);
     const restored = new Table();
     await saveSnapshot(table, file);
     await load(restored, file);

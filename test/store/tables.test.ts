@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { PlainTable } from '../../src/store/primary/plain-table.js';
 import { SessionTable } from '../../src/store/primary/session-table.js';
-import type { Sessions, SessionWalk, TableOptions } from '../../src/store/primary/sessions.js';
+import { walkRecords, type Sessions, type SessionWalk, type TableOptions } from '../../src/store/primary/sessions.js';
 
 const start = 1_700_000_000_000;
 
@@ -139,7 +139,7 @@ for (const [name, Table] of tables) {
 
   test(`${name}: entries and records: a session destroyed during a walk (its slot taken by a new one) is not yielded, and each yielded id comes with its own JSON`, (t) => {
     const table = tableOnMockClock(t);
-    for (const walk of [() => table.entries(), () => table.records()]) {
+    for (const walk of [() => table.entries(), () => walkRecords(table.walk())]) {
       table.clear();
       for (const sid of ['a', 'b', 'c']) table.set(sid, `{"of":"${sid}"}`, start + 60_000);
       const yielded: [string, string][] = [];
@@ -160,19 +160,19 @@ for (const [name, Table] of tables) {
     const table = tableOnMockClock(t, { absoluteTimeoutMs: 60_000 });
     table.set('a', '{"a":1}', start + 5000);
     table.set('b', '{"b":1}', start + 20_000);
-    const records = [...table.records()];
+    const records = [...walkRecords(table.walk())];
     assert.deepEqual(records, [
       ['a', '{"a":1}', start + 5000, 5000, start + 60_000, null],
       ['b', '{"b":1}', start + 20_000, 20_000, start + 60_000, null],
     ]);
     t.mock.timers.tick(10_000);
     const restored = new Table({ absoluteTimeoutMs: 60_000 });
-    assert.deepEqual(records.map((record) => restored.restore(record)), [true, true]);
+    assert.deepEqual(records.map((record) => restored.restore!(record)), [true, true]);
     assert.deepEqual(held(restored), [['b', start + 20_000]], 'a expired while stored away');
     assert.equal(restored.read('b')?.[1], start + 30_000, 'its lifetime came back with it');
-    assert.equal(restored.restore(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
-    assert.equal(restored.restore(['x', '{}', start + 60_000, 5000, 0]), false, 'a deadline of 0 is malformed, not "none" (that is null)');
-    assert.equal(restored.restore(['x', '{}', start + 60_000, 0, null]), false, 'so is a lifetime of 0');
+    assert.equal(restored.restore!(['x', 42, 1, 1, null]), false, 'a malformed record is refused');
+    assert.equal(restored.restore!(['x', '{}', start + 60_000, 5000, 0]), false, 'a deadline of 0 is malformed, not "none" (that is null)');
+    assert.equal(restored.restore!(['x', '{}', start + 60_000, 0, null]), false, 'so is a lifetime of 0');
   });
 
   test(`${name}: touch: does not bring back an expired session`, (t) => {
@@ -404,7 +404,7 @@ for (const [name, Table] of tables) {
     // One user per path: a user whose only session went must leave the index (its count says so).
     const gone = (user: string, why: string) => {
       assert.deepEqual(table.userSessions(user, 100), [], `${why}: not listed`);
-      assert.ok(![...table.records()].some((record) => record[5] === user), `${why}: not held`);
+      assert.ok(![...walkRecords(table.walk())].some((record) => record[5] === user), `${why}: not held`);
     };
     table.set('s1', '{}', start + 60_000, 'destroyed');
     table.destroy('s1');
@@ -455,12 +455,12 @@ for (const [name, Table] of tables) {
     const table = tableOnMockClock(t);
     table.set('a', '{}', start + 60_000, 'alice');
     table.set('b', '{}', start + 60_000);
-    const records = [...table.records()];
+    const records = [...walkRecords(table.walk())];
     assert.deepEqual(records.map((record) => record[5]), [null, 'alice'], 'sessions without a user first');
     const restored = new Table();
-    for (const record of records) assert.ok(restored.restore(record));
-    assert.ok(restored.restore(['old', '{}', start + 60_000, 60_000, null]), 'a record from before users were indexed');
-    assert.ok(!restored.restore(['bad', '{}', start + 60_000, 60_000, null, 42]), 'a user that is not a string is malformed');
+    for (const record of records) assert.ok(restored.restore!(record));
+    assert.ok(restored.restore!(['old', '{}', start + 60_000, 60_000, null]), 'a record from before users were indexed');
+    assert.ok(!restored.restore!(['bad', '{}', start + 60_000, 60_000, null, 42]), 'a user that is not a string is malformed');
     assert.deepEqual(restored.userSessions('alice', 10).map(([sid, , , lastUsedAt]) => [sid, lastUsedAt]), [['a', start]], 'last used: as its expiry tells');
     assert.equal(restored.users, 1);
   });
@@ -547,7 +547,7 @@ const users = [null, null, null, 'alice', 'bob', '__proto__', ''];
 function assertIndexMatchesTable(table: Sessions, when: string): void {
   table.sweep(); // expired sessions not yet removed are in neither
   const byUser = new Map<string, string[]>();
-  for (const [sid, , , , , userId] of table.records()) if (userId !== null) byUser.set(userId, [...(byUser.get(userId) ?? []), sid]);
+  for (const [sid, , , , , userId] of walkRecords(table.walk())) if (userId !== null) byUser.set(userId, [...(byUser.get(userId) ?? []), sid]);
   for (const user of users) {
     if (user === null) continue;
     const listed = table.userSessions(user, 1000).map(([sid]) => sid);
@@ -609,10 +609,10 @@ test('SessionTable matches PlainTable: 30,000 random operations on a moving cloc
         break;
     }
     assert.equal(fast.bytes, plain.bytes, `bytes at step ${i}`);
-    if (i % 1000 === 0) assert.deepEqual([...fast.records()], [...plain.records()], `records at step ${i}`);
+    if (i % 1000 === 0) assert.deepEqual([...walkRecords(fast.walk())], [...walkRecords(plain.walk())], `records at step ${i}`);
     if (i % 1000 === 500) for (const table of [fast, plain]) assertIndexMatchesTable(table, `step ${i}`);
   }
-  assert.deepEqual([...fast.records()], [...plain.records()]);
+  assert.deepEqual([...walkRecords(fast.walk())], [...walkRecords(plain.walk())]);
   assert.ok([...counts.values()].every((count) => count > 1000), `every kind of operation ran: ${JSON.stringify([...counts])}`);
   assert.deepEqual(fast.evictions, plain.evictions);
   const { count, bytes, perUser } = fast.evictions;

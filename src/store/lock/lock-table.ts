@@ -2,7 +2,8 @@
 // A lock is released by its holder, by the death of the worker that holds it, or after its hold time at the
 // latest; a waiter gives up after its wait time. Every timer is the primary's: a worker that hangs or dies
 // cannot keep a session locked.
-import { ErrorCode, StoreError } from '../shared/errors.js';
+import type { StoreError } from '../shared/errors.js';
+import { lockError, LockErrorCode } from './errors.js';
 
 /** Who asked: a worker's cluster id (0: the primary itself). Its death releases what it holds. */
 export type Owner = number;
@@ -67,8 +68,8 @@ export class LockTable {
     const waiters = (lock.waiters ??= []);
     if (waiters.length >= request.maxWaiters) {
       this.#refused++;
-      throw new StoreError(
-        ErrorCode.lockQueueFull,
+      throw lockError(
+        LockErrorCode.queueFull,
         `session lock: ${waiters.length} requests of this session already wait (maxWaiters ${request.maxWaiters})`,
       );
     }
@@ -130,8 +131,8 @@ export class LockTable {
     if (lock === undefined || !this.#remove(lock, waiter)) return;
     this.#refused++;
     waiter.granted(
-      new StoreError(
-        ErrorCode.lockWaitTimeout,
+      lockError(
+        LockErrorCode.waitTimeout,
         `session lock: not granted within ${waiter.request.waitMs} ms (waitTimeoutMs): an earlier request of this session still runs`,
       ),
     );

@@ -4,7 +4,9 @@
 // loads the session fresh; the lock is let go when the response has finished or the connection closed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClusterStore } from '../cluster-store.js';
-import { ErrorCode, StoreError } from '../shared/errors.js';
+import type { StoredSession } from '../primary/sessions.js';
+import { ops } from '../shared/ops.js';
+import { lockError, LockErrorCode } from './errors.js';
 import { checkOptions, integer, text } from '../shared/options.js';
 import { lock, maxLockKeyLength, maxLockMs, unlock } from './ops.js';
 
@@ -41,8 +43,8 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
   // request through as cookieless, it watches another cookie name than express-session. Fail it, loudly.
   store.on('load', (req: Marked) => {
     if (req[unlocked]) {
-      throw new StoreError(
-        ErrorCode.lockCookieMismatch,
+      throw lockError(
+        LockErrorCode.cookieMismatch,
         `sessionLock watches the cookie "${cookieName}", but express-session loaded a session from another cookie: pass express-session's \`name\` as sessionLock's \`cookieName\``,
       );
     }
@@ -88,14 +90,39 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
       // The grant brought the session along: express-session, mounted right after, takes it in the same tick
       // (its get runs inside next()) if the cookie's signature verifies. Whatever it did not take is dropped at
       // once: a copy left for later would be served to another request of that id after a sign-out.
-      if (sid !== null) store.preload(sid, found);
+      const waiting = grantsOf(store);
+      if (sid !== null) waiting.set(sid, found);
       try {
         next();
       } finally {
-        if (sid !== null) store.unload(sid);
+        if (sid !== null) waiting.delete(sid);
       }
     }, waitMs);
   };
+}
+
+/** Sessions a lock's grant brought along, by store and id, for the get that follows in the same tick. */
+const grants = new WeakMap<ClusterStore, Map<string, StoredSession | null>>();
+
+/**
+ * The grants of `store`. The first time, this wraps the store's `call` so that a `get` of an id a grant brought
+ * is answered from it instead of asking the host (the store's own get decodes it as any reply): the core knows
+ * nothing of locks, and delete this folder and nothing of it is left.
+ */
+function grantsOf(store: ClusterStore): Map<string, StoredSession | null> {
+  let granted = grants.get(store);
+  if (granted !== undefined) return granted;
+  const held = new Map<string, StoredSession | null>();
+  const call = store.call.bind(store);
+  store.call = ((op, args, callback, extraMs) => {
+    const sid = args[0] as string;
+    if ((op as unknown) !== ops.get || !held.has(sid)) return call(op, args, callback, extraMs);
+    const found = held.get(sid)!;
+    held.delete(sid);
+    process.nextTick(() => (callback as (error: null, reply: StoredSession | null) => void)(null, found));
+  });
+  grants.set(store, (granted = held));
+  return granted;
 }
 
 /**

@@ -78,7 +78,7 @@ export interface Evicting {
 type Send = (replies: WireReply[]) => void;
 
 /** What a table must have: checked when it is passed in, so a table written to an older interface fails at setup(). */
-const sessionMethods = ['read', 'set', 'update', 'touch', 'destroy', 'has', 'walk', 'entries', 'length', 'clear', 'sweep', 'records', 'restore', 'userSessions', 'destroyUser'] as const;
+const sessionMethods = ['read', 'set', 'update', 'touch', 'destroy', 'has', 'walk', 'entries', 'length', 'clear', 'sweep', 'userSessions', 'destroyUser'] as const;
 
 function isSessions(value: unknown): boolean {
   const table = value as Partial<Record<string, unknown>> | null;

@@ -4,7 +4,7 @@
 // clarity (its re-added Map key per read gets slower as the table fills, and eviction and listing walk: see
 // session-table.ts for how the fast one avoids both).
 import { costOf, expiryOf, maxTime, parseRecord, tableOptions, walkRecords } from './sessions.js';
-import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
+import type { Bounds, Evictions, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 
 interface Entry {
   json: string;
@@ -144,11 +144,7 @@ export class PlainTable implements Sessions {
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
-    for (const [sid, json, expiresAt] of this.records()) yield [sid, json, expiresAt];
-  }
-
-  records(): Generator<SessionRecord> {
-    return walkRecords(this.walk());
+    for (const [sid, json, expiresAt] of walkRecords(this.walk())) yield [sid, json, expiresAt];
   }
 
   length(): number {

@@ -208,11 +208,7 @@ export class SessionTable implements Sessions {
   }
 
   *entries(): Generator<[sid: string, json: string, expiresAt: number]> {
-    for (const [sid, json, expiresAt] of this.records()) yield [sid, json, expiresAt];
-  }
-
-  records(): Generator<SessionRecord> {
-    return walkRecords(this.walk());
+    for (const [sid, json, expiresAt] of walkRecords(this.walk())) yield [sid, json, expiresAt];
   }
 
   restore(value: unknown): boolean {

@@ -78,10 +78,12 @@ export interface Sessions {
   length(): number;
   /** In one go, for tests and tools: drops every expired session; returns how many went. */
   sweep(): number;
-  /** As `entries()`, every live session as a record. */
-  records(): Iterable<SessionRecord>;
-  /** Puts back a record; false (and nothing stored) when it is malformed. An expired one is skipped. */
-  restore(record: unknown): boolean;
+  /**
+   * Only the snapshots feature needs this: a table without it runs everything else, and `snapshots()` refuses it
+   * at setup. Puts back a record as a walk visits it; false (and nothing stored) when it is malformed. An expired
+   * one is skipped.
+   */
+  restore?(record: unknown): boolean;
   /** Users with at least one session held. */
   readonly users: number;
   /** Bytes the sessions are counted as (see maxTotalBytes). */
@@ -117,7 +119,7 @@ export interface SessionWalk {
   close(): void;
 }
 
-/** A whole walk, a session at a time, for the one-go `entries()` and `records()`: closed however the caller stops. */
+/** A whole walk, a session at a time (what `entries()` gives, as records): closed however the caller stops. */
 export function* walkRecords(walk: SessionWalk): Generator<SessionRecord> {
   try {
     for (let more = true; more; ) {

@@ -25,9 +25,6 @@ export const ErrorCode = {
   internal: 'ERR_SESSION_STORE_INTERNAL',
   /** What the store holds under a session id is not a session's JSON (written by another tool, or corrupted). */
   unreadable: 'ERR_SESSION_UNREADABLE',
-  lockWaitTimeout: 'ERR_SESSION_LOCK_WAIT_TIMEOUT',
-  lockQueueFull: 'ERR_SESSION_LOCK_QUEUE_FULL',
-  lockCookieMismatch: 'ERR_SESSION_LOCK_COOKIE_MISMATCH',
 } as const;
 
 const statusByCode: Readonly<Record<string, number>> = {
@@ -35,23 +32,24 @@ const statusByCode: Readonly<Record<string, number>> = {
   [ErrorCode.unavailable]: 503,
   [ErrorCode.noHost]: 503,
   [ErrorCode.closed]: 503,
-  [ErrorCode.lockWaitTimeout]: 503,
   [ErrorCode.tooLarge]: 413,
   [ErrorCode.ended]: 401,
-  [ErrorCode.lockQueueFull]: 429,
 };
 
-/** An error raised by the store. `statusCode` lets any Express error handler (the default one too) answer right. */
+/**
+ * An error raised by the store. `statusCode` lets any Express error handler (the default one too) answer right:
+ * the core's codes have theirs above; a feature's own codes (the lock's, in lock/errors.ts) bring theirs along.
+ */
 export class StoreError extends Error {
   override name = 'StoreError';
   readonly code: string;
-  /** 503: the store cannot serve this now, try again; 401: the session ended; 413: session too large; 429: lock queue full; 500 otherwise. */
+  /** 503: the store cannot serve this now, try again; 401: the session ended; 413: session too large; a feature's own; 500 otherwise. */
   readonly statusCode: number;
 
-  constructor(code: string, message: string) {
+  constructor(code: string, message: string, statusCode?: number) {
     super(message);
     this.code = code;
-    this.statusCode = statusByCode[code] ?? 500;
+    this.statusCode = statusCode ?? statusByCode[code] ?? 500;
   }
 }
 
@@ -59,16 +57,18 @@ export interface WireError {
   name: string;
   message: string;
   code: string;
+  statusCode?: number;
 }
 
 /** Only StoreErrors cross the channel with their message: anything else is a bug in the host, told as such. */
 export function toWireError(error: unknown): WireError {
-  if (error instanceof StoreError) return { name: error.name, message: error.message, code: error.code };
+  if (error instanceof StoreError) return { name: error.name, message: error.message, code: error.code, statusCode: error.statusCode };
   return { name: 'StoreError', message: 'session store host failed on this request', code: ErrorCode.internal };
 }
 
 export function fromWireError(wire: WireError): StoreError {
-  return new StoreError(String(wire.code), String(wire.message));
+  const status = wire.statusCode;
+  return new StoreError(String(wire.code), String(wire.message), Number.isInteger(status) && status! >= 400 && status! <= 599 ? status : undefined);
 }
 
 export function badRequest(message: string): StoreError {

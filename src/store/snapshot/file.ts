@@ -187,7 +187,7 @@ class Loader {
     if (value.length === 1 && typeof sid === 'string' && this.version >= 4) return this.table.destroy(sid);
     if (typeof sid === 'string' && (this.table.has(sid) || this.filling.ended(sid))) return; // newer, or ended since
     const record = this.version >= 3 ? value : inMs(value);
-    if (!this.table.restore(record)) return void (this.problem = `record ${this.#line - 1} is malformed`);
+    if (!this.table.restore!(record)) return void (this.problem = `record ${this.#line - 1} is malformed`);
     if ((record as number[])[2]! > Date.now()) this.restored.push(sid as string);
     else this.expired++;
   }

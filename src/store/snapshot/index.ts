@@ -32,6 +32,9 @@ export function snapshots(options: SnapshotOptions): Feature<undefined> {
     name: 'snapshots',
     settings: { file, intervalMs },
     attach(host) {
+      if (typeof host.sessions.restore !== 'function') {
+        throw new TypeError('snapshots(): the `sessions` table passed to ClusterStore.setup() has no restore(record): a table needs it to load a snapshot (see primary/sessions.ts)');
+      }
       checkSnapshotFile(file); // throws for a link: starting empty would hide it
       let loaded = false;
       // Always after this tick: setup() attaches before its caller can listen.
