@@ -9,7 +9,7 @@ import type { StoredSession } from './primary/sessions.js';
 import { ErrorCode, parseSession, type StoreError } from './shared/errors.js';
 import { ops, type Op, type SaveArgs } from './shared/ops.js';
 import { StoredSessions } from './shared/stored.js';
-import { callable, checkOptions, integer, text } from './shared/options.js';
+import { callable, checkOptions, integer, oneOf, text } from './shared/options.js';
 import { StoreClient, type Callback } from './worker/client.js';
 import { ipcTransport, localTransport } from './worker/transport.js';
 
@@ -36,6 +36,11 @@ export interface ClusterStoreOptions {
   maxInFlight?: number | undefined;
   /** Called after every store call, for metrics: the op's name, how it ended, how long it took in ms. @default none */
   observe?: ((op: string, outcome: Outcome, durationMs: number) => void) | undefined;
+  /**
+   * A host in this same process to talk to, instead of the primary's (in a worker) or the one setup() made (in the
+   * primary): tests that want a host of their own (test/harness.ts). @default the process's
+   */
+  host?: StoreHost | undefined;
   /** @deprecated The host announces its limit to every store: set it in ClusterStore.setup(). Ignored here, with a warning. */
   maxSessionBytes?: number | undefined;
   /** @deprecated As maxSessionBytes. */
@@ -58,7 +63,16 @@ export interface UserSessionInfo {
 }
 type ErrorCallback = (error?: unknown) => void;
 
-const rules = { timeoutMs: integer(1), touchToleranceMs: integer(0), maxInFlight: integer(1, 1_000_000), userField: text, observe: callable, maxSessionBytes: integer(1), maxIdLength: integer(1) };
+const rules = {
+  timeoutMs: integer(1),
+  touchToleranceMs: integer(0),
+  maxInFlight: integer(1, 1_000_000),
+  userField: text,
+  observe: callable,
+  host: oneOf('a StoreHost (new StoreHost(options), or what ClusterStore.setup() returned)', (value) => value instanceof StoreHost),
+  maxSessionBytes: integer(1),
+  maxIdLength: integer(1),
+};
 const hints = { timeout: 'did you mean `timeoutMs`?', ttl: 'the session lifetime is the cookie\'s maxAge; the host\'s default is `defaultTtlMs` in ClusterStore.setup()' };
 
 /**
@@ -122,7 +136,8 @@ export class ClusterStore extends Store {
     this.#userField = options.userField ?? 'userId';
     this.#observe = options.observe;
     const client = () => this.#client;
-    this.#client = new StoreClient(cluster.isPrimary ? localTransport(client, hostHere()) : ipcTransport(client), options.timeoutMs ?? 5000, options.maxInFlight ?? 128);
+    const here = options.host ?? (cluster.isPrimary ? hostHere() : undefined);
+    this.#client = new StoreClient(here === undefined ? ipcTransport(client) : localTransport(client, here), options.timeoutMs ?? 5000, options.maxInFlight ?? 128);
     this.#client.on('unavailable', (error: StoreError) => this.emit('unavailable', error));
     this.#client.on('available', () => this.emit('available'));
   }

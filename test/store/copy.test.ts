@@ -1,10 +1,11 @@
-// The copy a team makes: src/store/ in a fresh project outside this repository, with only express,
-// express-session and the type packages (linked from this repository's node_modules), a tsconfig as `tsc --init`
-// writes it plus what src/store/README.md says to add, and the README's own example files. It must typecheck,
-// run as a 2-worker cluster and carry a session across the workers; then the same without the optional folders.
+// The copy a team makes, for each kind of app the store README gives steps for: a fresh project outside this
+// repository with only express (5, or 4), express-session and, for TypeScript, the type packages and tsc, linked
+// from this repository's node_modules. TypeScript apps copy src/store/ and take the README's tsconfig additions;
+// JavaScript apps get the folder from `npm run store:js`. Each runs the README's example as a 2-worker cluster,
+// carries a session across the workers, and runs the copied folder's own tests in the copy.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,48 +15,75 @@ import { CookieJar, type Response } from '../helpers/http.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const readme = readFileSync(path.join(repo, 'src/store/README.md'), 'utf8');
-const ownPackage = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+const tscBin = path.join(repo, 'node_modules/typescript/bin/tsc');
 
-/** A ```ts block of the store README, by the file name written after its language. */
-function readmeFile(name: string): string {
-  const found = new RegExp('```ts ' + name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') + '\n([\\s\\S]*?)```').exec(readme);
-  assert.ok(found, `src/store/README.md has a \`\`\`ts ${name} block`);
+/** A code block of the store README, by the label written after its language (```ts src/server.ts). */
+function readmeFile(label: string, language = 'ts'): string {
+  const found = new RegExp('```' + language + ' ' + label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') + '\n([\\s\\S]*?)```').exec(readme);
+  assert.ok(found, `src/store/README.md has a \`\`\`${language} ${label} block`);
   return found[1]!;
 }
 
 function run(command: string, args: string[], cwd: string): string {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(result.status, 0, `${path.basename(command)} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
+  // Without NODE_TEST_CONTEXT, which this test runner sets: a `node --test` it reached would skip every file.
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 180_000 });
+  assert.equal(result.status, 0, `${path.basename(command)} ${args.join(' ')} in ${cwd} failed:\n${result.stdout}${result.stderr}`);
+  return `${result.stdout}${result.stderr}`;
 }
 
-/** A new project holding a copy of src/store and the README's example files; its tsconfig is tsc --init's. */
-function freshProject(t: TestContext, files: string[], tsconfigEdits: [string, string][]): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ecs-copy-'));
+const npm = (args: string[], cwd: string) => run(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, cwd);
+
+/** `npm test` in the copied folder: its own tests ran (some), and none failed; tap (Node 20) or spec summary. */
+function folderTestsPass(folder: string): void {
+  const output = npm(['test'], folder);
+  assert.match(output, /^[#ℹ] fail 0$/m, output);
+  assert.match(output, /^[#ℹ] pass [1-9]\d*$/m, `the copy ran its tests:\n${output}`);
+}
+
+type Kind = { language: 'ts' | 'js'; module: 'esm' | 'cjs'; express: 4 | 5 };
+
+/**
+ * A new project of `kind`: its package.json (with `"type": "module"` only for ES modules: the README never asks a
+ * CommonJS app to change its type), and a node_modules of links to this repository's packages, with `express`
+ * the major asked for. @types/express-session is copied rather than linked so that its `express` is the app's.
+ */
+function project(t: TestContext, kind: Kind): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `ecs-copy-${kind.language}-${kind.module}-express${kind.express}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  cpSync(path.join(repo, 'src/store'), path.join(dir, 'src/store'), { recursive: true });
-  const pick = (names: string[], from: Record<string, string>) => Object.fromEntries(names.map((name) => [name, from[name]!]));
-  const manifest = {
-    name: 'copied-store-app',
-    private: true,
-    type: 'module', // the README's first addition
-    dependencies: pick(['express', 'express-session'], ownPackage.dependencies!),
-    devDependencies: pick(['@types/express', '@types/express-session', '@types/node', 'typescript', 'tsx'], ownPackage.devDependencies!),
-  };
+  const manifest = { name: 'copied-store-app', private: true, ...(kind.module === 'esm' ? { type: 'module' } : {}) };
   writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '--init'], dir);
+  const modules = path.join(dir, 'node_modules');
+  mkdirSync(path.join(modules, '@types'), { recursive: true });
+  const link = (name: string, from = name) => symlinkSync(path.join(repo, 'node_modules', from), path.join(modules, name), 'dir');
+  link('express', kind.express === 4 ? 'express-4' : 'express');
+  link('express-session');
+  if (kind.language === 'ts') {
+    for (const name of ['typescript', 'tsx', '@types/node']) link(name);
+    link('@types/express', kind.express === 4 ? '@types/express-4' : '@types/express');
+    cpSync(path.join(repo, 'node_modules/@types/express-session'), path.join(modules, '@types/express-session'), { recursive: true });
+  }
+  return dir;
+}
+
+/** tsc --init's tsconfig, with the README's addition (`"types": ["node"]`) and `edits` of the test's own. */
+function tscInit(dir: string, edits: [string, string][] = []): void {
+  run(process.execPath, [tscBin, '--init'], dir);
   let tsconfig = readFileSync(path.join(dir, 'tsconfig.json'), 'utf8');
-  for (const [from, to] of [['"types": [],', '"types": ["node"],'] as [string, string], ...tsconfigEdits]) {
+  for (const [from, to] of [['"types": [],', '"types": ["node"],'] as [string, string], ...edits]) {
     assert.ok(tsconfig.includes(from), `tsc --init wrote ${from}`);
     tsconfig = tsconfig.replace(from, to);
   }
   writeFileSync(path.join(dir, 'tsconfig.json'), tsconfig);
-  for (const file of files) writeFileSync(path.join(dir, file), readmeFile(file));
-  return dir;
 }
 
-const tsc = (dir: string, ...args: string[]) => run(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', dir, ...args], dir);
+/** The README's first TypeScript step: the folder, package.json included. */
+function copyStore(dir: string): void {
+  cpSync(path.join(repo, 'src/store'), path.join(dir, 'src/store'), { recursive: true });
+}
+
+const tsc = (dir: string, ...args: string[]) => run(process.execPath, [tscBin, '-p', dir, ...args], dir);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -71,7 +99,10 @@ interface Running {
   output: () => string;
 }
 
-/** Starts the app in its own process group (every worker is stopped with it) and waits until it answers. */
+/**
+ * Starts the app in its own process group (every worker is stopped with it) and waits until both workers said
+ * they listen, as the README's examples do: "worker N listening on http://localhost:PORT".
+ */
 async function start(t: TestContext, dir: string, args: string[], env: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
   const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...env, PORT: String(port) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,20 +112,18 @@ async function start(t: TestContext, dir: string, args: string[], env: Record<st
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
   });
-  const url = `http://127.0.0.1:${port}/`;
+  const ready = new RegExp(`^worker \\d+ listening on http://localhost:${port}$`, 'gm');
   const deadline = Date.now() + 30_000;
-  for (;;) {
+  while ((output.match(ready) ?? []).length < 2) {
     if (child.exitCode !== null) assert.fail(`the app exited with ${child.exitCode}:\n${output}`);
-    const answered = await fetch(url).then(
-      () => true,
-      () => false,
-    );
-    if (answered) break;
-    if (Date.now() > deadline) assert.fail(`the app did not answer within 30 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (Date.now() > deadline) assert.fail(`the app did not print "worker N listening on http://localhost:${port}" for 2 workers within 30 s:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { child, url, output: () => output };
+  return { child, url: `http://127.0.0.1:${port}/`, output: () => output };
 }
+
+/** Warnings Node prints for a module it had to guess the type of, or for a feature not yet stable. */
+const warnings = /MODULE_TYPELESS_PACKAGE_JSON|ExperimentalWarning|Warning:/;
 
 /**
  * Visits until two workers have answered; every visit must count exactly one more view. On a cold start the
@@ -114,16 +143,107 @@ async function visitAcrossWorkers(jar: CookieJar, url: string, from = 0): Promis
   return workers;
 }
 
-test('copy: src/store in a fresh project (tsc --init defaults, the README\'s additions) typechecks and runs the README example as a 2-worker cluster', async (t) => {
-  const dir = freshProject(t, ['src/server.ts', 'src/server-with-snapshots.ts'], []);
+test('copy, TypeScript ES modules on Express 5: the folder in a fresh project (tsc --init, the README\'s one addition) typechecks, runs the README example as a 2-worker cluster, and its own tests pass in the copy', async (t) => {
+  const dir = project(t, { language: 'ts', module: 'esm', express: 5 });
+  copyStore(dir);
+  tscInit(dir);
+  for (const file of ['src/server.ts', 'src/server-with-snapshots.ts']) writeFileSync(path.join(dir, file), readmeFile(file));
   tsc(dir, '--noEmit');
   const app = await start(t, dir, ['--import', 'tsx', 'src/server.ts']);
   const workers = await visitAcrossWorkers(new CookieJar(), app.url);
-  t.diagnostic(`copy: one session counted by workers ${[...workers].join(', ')}`);
+  t.diagnostic(`one session counted by workers ${[...workers].join(', ')}`);
+  folderTestsPass(path.join(dir, 'src/store'));
+});
+
+test('copy, TypeScript CommonJS on Express 4: compiled by tsc (module nodenext, with the README\'s build step; and module commonjs), it runs with plain node and no warning, and the app keeps its module type', async (t) => {
+  const dir = project(t, { language: 'ts', module: 'cjs', express: 4 });
+  copyStore(dir);
+  // A CommonJS TypeScript app's own settings: its imports become require() calls, which verbatimModuleSyntax refuses.
+  tscInit(dir, [['"verbatimModuleSyntax": true,', '"verbatimModuleSyntax": false, "esModuleInterop": true,'], ['// "rootDir": "./src",', '"rootDir": "./src",'], ['// "outDir": "./dist",', '"outDir": "./dist",']]);
+  writeFileSync(path.join(dir, 'src/server.ts'), readmeFile('src/server.ts'));
+  tsc(dir);
+  // Step 4 of the README, as written there.
+  const step = /`(tsc && node -e "[^`]+")`/.exec(readme);
+  assert.ok(step, 'the README gives the build step that copies the folder\'s package.json');
+  run('sh', ['-c', step[1]!.replace(/^tsc && /, '')], dir);
+  assert.match(readFileSync(path.join(dir, 'dist/server.js'), 'utf8'), /require\("\.\/store\/index\.js"\)/, 'the app is CommonJS: it require()s the store');
+  const nodenext = await start(t, dir, ['dist/server.js']);
+  await visitAcrossWorkers(new CookieJar(), nodenext.url);
+  assert.doesNotMatch(nodenext.output(), warnings, nodenext.output());
+  nodenext.child.kill('SIGKILL');
+
+  // module: commonjs: tsc writes the folder as CommonJS, and nothing is added to the build.
+  rmSync(path.join(dir, 'dist'), { recursive: true });
+  const tsconfig = path.join(dir, 'tsconfig.json');
+  writeFileSync(tsconfig, readFileSync(tsconfig, 'utf8').replace('"module": "nodenext",', '"module": "commonjs",'));
+  tsc(dir);
+  const commonjs = await start(t, dir, ['dist/server.js']);
+  await visitAcrossWorkers(new CookieJar(), commonjs.url);
+  assert.doesNotMatch(commonjs.output(), warnings, commonjs.output());
+  assert.equal((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string }).type, undefined, 'no "type" was added to the app');
+});
+
+/** The README's JavaScript step 1: the template's command writes the folder into the app. */
+function storeJs(dir: string): void {
+  npm(['run', '-s', 'store:js', '--', path.join(dir, 'store')], repo);
+  for (const file of ['index.js', 'index.d.ts', 'cluster-store.js', 'package.json', 'README.md']) assert.ok(existsSync(path.join(dir, 'store', file)), `store:js wrote store/${file}`);
+}
+
+test('copy, JavaScript CommonJS on Express 4: an app with require() everywhere and no "type" takes the folder from `npm run store:js` and the README\'s lines, runs with plain node and no warning, and the copy\'s own tests pass', async (t) => {
+  const dir = project(t, { language: 'js', module: 'cjs', express: 4 });
+  const after = readmeFile('server.js (CommonJS)', 'js');
+  // The app as it was, on MemoryStore: the README's block without the lines it marks as new.
+  const before = after
+    .split('\n')
+    .filter((line) => !/\/\/ new(:|$)/.test(line) || line.includes('session({'))
+    .map((line) => line.replace('store: new ClusterStore(), ', '').replace(/ \/\/ new.*$/, ''))
+    .join('\n');
+  assert.doesNotMatch(before, /ClusterStore/);
+  writeFileSync(path.join(dir, 'server.js'), before);
+  const alone = await start(t, dir, ['server.js']);
+  alone.child.kill('SIGKILL');
+
+  storeJs(dir);
+  writeFileSync(path.join(dir, 'server.js'), after);
+  const app = await start(t, dir, ['server.js']);
+  await visitAcrossWorkers(new CookieJar(), app.url);
+  assert.doesNotMatch(app.output(), warnings, app.output());
+  assert.equal((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string }).type, undefined, 'the app kept its module type');
+  folderTestsPass(path.join(dir, 'store'));
+});
+
+test('copy, JavaScript ES modules on Express 5: the same block with its require() lines as imports, as the README says, runs with plain node and no warning', async (t) => {
+  const dir = project(t, { language: 'js', module: 'esm', express: 5 });
+  storeJs(dir);
+  const commonjs = readmeFile('server.js (CommonJS)', 'js');
+  const esm = commonjs.replace(/^const (\{ \w+ \}|\w+) = require\(('[^']+')\);/gm, 'import $1 from $2;');
+  assert.equal((esm.match(/^import /gm) ?? []).length, 4, 'the first four lines became import statements');
+  writeFileSync(path.join(dir, 'server.js'), esm);
+  const app = await start(t, dir, ['server.js']);
+  await visitAcrossWorkers(new CookieJar(), app.url);
+  assert.doesNotMatch(app.output(), warnings, app.output());
+});
+
+test('store:js refuses to write over a folder that is not an earlier copy, and replaces one that is', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ecs-store-js-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'app.js'), 'precious');
+  const refused = spawnSync('npm', ['run', '-s', 'store:js', '--', dir], { cwd: repo, encoding: 'utf8' });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /is not an earlier copy of the store/);
+  assert.equal(readFileSync(path.join(dir, 'app.js'), 'utf8'), 'precious');
+  const target = path.join(dir, 'store');
+  storeJs(dir);
+  writeFileSync(path.join(target, 'stale.js'), '');
+  storeJs(dir);
+  assert.ok(!existsSync(path.join(target, 'stale.js')), 'an earlier copy is replaced whole');
 });
 
 test('copy: the README\'s snapshot example keeps a visitor\'s session across a SIGTERM and a restart', async (t) => {
-  const dir = freshProject(t, ['src/server-with-snapshots.ts'], []);
+  const dir = project(t, { language: 'ts', module: 'esm', express: 5 });
+  copyStore(dir);
+  tscInit(dir);
+  writeFileSync(path.join(dir, 'src/server-with-snapshots.ts'), readmeFile('src/server-with-snapshots.ts'));
   const env = { SNAPSHOT_FILE: path.join(dir, 'sessions.jsonl') };
   const first = await start(t, dir, ['--import', 'tsx', 'src/server-with-snapshots.ts'], env);
   const jar = new CookieJar();
@@ -138,10 +258,13 @@ test('copy: the README\'s snapshot example keeps a visitor\'s session across a S
 });
 
 test('copy: without lock/, snapshot/ and rate-limit/ (and their one export line each in index.ts) it compiles to JavaScript and runs with plain node', async (t) => {
-  const dir = freshProject(t, ['src/server.ts'], [
+  const dir = project(t, { language: 'ts', module: 'esm', express: 5 });
+  copyStore(dir);
+  tscInit(dir, [
     ['// "rootDir": "./src",', '"rootDir": "./src",'],
     ['// "outDir": "./dist",', '"outDir": "./dist",'],
   ]);
+  writeFileSync(path.join(dir, 'src/server.ts'), readmeFile('src/server.ts'));
   for (const folder of ['lock', 'snapshot', 'rate-limit']) rmSync(path.join(dir, 'src/store', folder), { recursive: true });
   const index = path.join(dir, 'src/store/index.ts');
   const lines = readFileSync(index, 'utf8').split('\n');
@@ -152,4 +275,5 @@ test('copy: without lock/, snapshot/ and rate-limit/ (and their one export line 
   assert.ok(existsSync(path.join(dir, 'dist/store/index.js')), 'the store compiled to plain JavaScript');
   const app = await start(t, dir, ['dist/server.js']);
   await visitAcrossWorkers(new CookieJar(), app.url);
+  folderTestsPass(path.join(dir, 'src/store')); // without the features too
 });

@@ -1,5 +1,5 @@
 // The sessions as plainly as they can be kept, in the primary: a Map of id → entry object. The reference the fast
-// table (session-table.ts) must match: the same tests run against both (the template's test/store/tables.test.ts).
+// table (session-table.ts) must match: the same tests run against both (test/sessions-suite.ts in this folder).
 // It is also a working table: ClusterStore.setup({ sessions: new PlainTable() }) trades memory and speed for
 // clarity (its re-added Map key per read gets slower as the table fills, and eviction and listing walk: see
 // session-table.ts for how the fast one avoids both).

@@ -4,7 +4,7 @@
 // in Float64Arrays. The use order is two lists linked through two more arrays (sessions without a user, sessions
 // with one), so a read changes numbers only, never the Map (see #markUsed), and eviction takes the least recently
 // used session without a user before any with one, in one step. It must behave exactly as plain-table.ts: the
-// template's test/store/tables.test.ts runs both through the same tests.
+// folder's test/sessions-suite.ts runs both through the same tests.
 import { costOf, expiryOf, maxTime, parseRecord, tableOptions, walkRecords } from './sessions.js';
 import type { Bounds, Evictions, SessionRecord, Sessions, SessionWalk, StoredSession, TableOptions, TableSettings, UserSession } from './sessions.js';
 import { UserLists } from './user-index.js';

@@ -1,6 +1,6 @@
 // The seam between the host and the sessions it holds, in the primary: the Sessions interface, the rules both
 // tables follow, and the options of the built-in ones. Plug in another table (lru-cache, say) by implementing
-// Sessions and passing it to ClusterStore.setup({ sessions }); run test/store/tables.test.ts against it.
+// Sessions and passing it to ClusterStore.setup({ sessions }); run the folder's conformance suite on it (test/sessions-suite.ts).
 import { getHeapStatistics } from 'node:v8';
 import { checkOptions, integer } from '../shared/options.js';
 

@@ -6,13 +6,20 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ClusterStore } from '../index.js';
 
-/** The fixture beside this file, as TypeScript through tsx, or as JavaScript once the folder is compiled. */
-const typescript = import.meta.url.endsWith('.ts');
-const fixture = fileURLToPath(new URL(typescript ? './cluster-worker.ts' : './cluster-worker.js', import.meta.url));
+/**
+ * The fixture beside this file, as TypeScript through tsx, or as JavaScript once the folder is compiled. Found
+ * from the path node --test ran (not import.meta, which a CommonJS app's tsc, `module: commonjs`, refuses).
+ */
+const self = process.argv[1] ?? '';
+const fixture = path.join(path.dirname(self), `cluster-worker${path.extname(self)}`);
+if (!/cluster\.test\.[cm]?[jt]s$/.test(self) || !existsSync(fixture)) {
+  throw new Error(`run this file by its path (node --test test/cluster.test.ts, or npm test in the store folder): ${fixture} not found from process.argv[1] ${JSON.stringify(self)}`);
+}
 const deadlineMs = 20_000;
 
 interface Answer {
@@ -54,7 +61,7 @@ async function listening(worker: Worker): Promise<number> {
 
 test('two workers: one visitor\'s count carries across both, and a session destroyed on one is gone on the other', async (t) => {
   assert.ok(ClusterStore.setup(), 'this process is the primary: it hosts the sessions');
-  cluster.setupPrimary({ exec: fixture, execArgv: typescript ? ['--import', 'tsx'] : [] });
+  cluster.setupPrimary({ exec: fixture, execArgv: fixture.endsWith('.ts') ? ['--import', 'tsx'] : [] });
   const workers = [cluster.fork(), cluster.fork()];
   t.after(() => {
     for (const worker of workers) if (!worker.isDead()) worker.process.kill('SIGKILL');

@@ -9,12 +9,8 @@
 //     assert.equal(await call(count, ['alice']), 1);
 //   }));
 //
-// How: outside a cluster worker, every ClusterStore talks to the one host ClusterStore.setup() made in this process
-// (cluster-store.ts), and setup() makes it once per process. So the first withHost() calls ClusterStore.setup()
-// (no options) and points that host's accept(), the one door the in-process transport uses, at the host of the
-// withHost() under way; between two, at itself again. Hence: one withHost() at a time (node:test runs a file's
-// tests one after another unless told otherwise), and no ClusterStore.setup() with options of its own in a file
-// that uses withHost(). A store keeps talking to whatever host is current: use each within its withHost().
+// Each store is made with `host`, the option that points a ClusterStore at a host in this same process: tests of
+// one file may run their withHost() one after another or at once, and ClusterStore.setup() is left alone.
 import type { SessionData } from 'express-session';
 import { ClusterStore, type ClusterStoreOptions } from '../cluster-store.js';
 import { StoreHost, type Feature, type StoreHostOptions } from '../primary/host.js';
@@ -48,24 +44,16 @@ export interface Harness {
   readonly newStore: (options?: ClusterStoreOptions) => ClusterStore;
 }
 
-/** The host of the withHost() under way. */
-let current: StoreHost | undefined;
-/** Whether the process's host (ClusterStore.setup()) relays to `current` yet. */
-let relaying = false;
-
 /**
  * Runs `test` with a host of its own and a store talking to it; closes the host after (its features' close()),
  * however `test` ends. Resolves with what `test` returns.
  */
 export async function withHost<T>(options: HostOptions, test: (harness: Harness) => Promise<T> | T): Promise<T> {
-  if (current !== undefined) throw new Error('withHost(): another withHost() is under way; they share the stores\' one way to a host here: run them one after another');
   const { ops, store: storeOptions, features = [], ...hostOptions } = options;
   const own: Feature[] = ops === undefined || ops.length === 0 ? [] : [{ name: 'test-ops', ops, attach: () => ({ state: undefined }) }];
   const host = new StoreHost({ ...hostOptions, features: [...features, ...own] });
-  relay();
-  current = host;
   try {
-    const store = new ClusterStore(storeOptions);
+    const store = new ClusterStore({ ...storeOptions, host });
     const harness: Harness = {
       host,
       store,
@@ -73,11 +61,10 @@ export async function withHost<T>(options: HostOptions, test: (harness: Harness)
       get: (sid, through = store) => promised<SessionData | null | undefined>((done) => through.get(sid, done)).then((found) => found ?? null),
       set: (sid, session, through = store) => promised<void>((done) => through.set(sid, session, done)),
       destroy: (sid, through = store) => promised<void>((done) => through.destroy(sid, done)),
-      newStore: (more) => new ClusterStore(more),
+      newStore: (more) => new ClusterStore({ ...more, host }),
     };
     return await test(harness);
   } finally {
-    current = undefined;
     await host.close();
   }
 }
@@ -89,21 +76,6 @@ export async function withHost<T>(options: HostOptions, test: (harness: Harness)
 export function session(data: Record<string, unknown> = {}, maxAgeMs = 60_000): SessionData {
   const cookie = { originalMaxAge: maxAgeMs, expires: new Date(Date.now() + maxAgeMs), httpOnly: true, path: '/' };
   return { ...data, cookie } as unknown as SessionData;
-}
-
-/** Points the accept() of this process's host at the host of the withHost() under way (see the top of this file). */
-function relay(): void {
-  if (relaying) return;
-  let processHost: StoreHost | undefined;
-  try {
-    processHost = ClusterStore.setup();
-  } catch (error) {
-    throw new Error('withHost() relays through the host ClusterStore.setup() makes in this process, with no options; this file called setup() with options of its own: use setup() or withHost() in one test file, not both', { cause: error });
-  }
-  if (processHost === undefined) throw new Error('withHost() runs in a primary or in a process outside a cluster, not in a cluster worker');
-  const itself = processHost.accept.bind(processHost);
-  processHost.accept = (requests, send, owner) => (current === undefined ? itself(requests, send, owner) : current.accept(requests, send, owner));
-  relaying = true;
 }
 
 function promised<T>(call: (done: (error?: unknown, value?: T) => void) => void): Promise<T> {
