@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit, redact, type Config } from '../config.js';
 import { createLogger, exitOnUncaught, type Logger } from '../log.js';
 import { ClusterStore, rateLimitsWith, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult, type RateLimitsFull, type StoreHost } from '../store/index.js';
-import { serveClusterMetrics } from '../metrics.js';
+import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
 function main(): void {

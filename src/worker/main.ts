@@ -6,7 +6,7 @@ import { createApp } from './app.js';
 import { loadConfigOrExit } from '../config.js';
 import { EXIT_CONFIG, isDrainMessage } from '../control.js';
 import { createLogger, exitOnUncaught } from '../log.js';
-import { createWorkerMetrics } from '../metrics.js';
+import { createWorkerMetrics } from './metrics.js';
 import { createSessionStore } from './session-store.js';
 import { createUserDirectory } from '../users.js';
 
