@@ -73,7 +73,7 @@ export interface AppOptions {
   maxSessionsPerUser?: number;
   /** Who may sign in. @default the demo accounts of src/users.ts */
   users?: UserDirectory;
-  /** Rate limits (src/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
+  /** Rate limits (src/worker/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
   limits?: { signIn?: RequestHandler | undefined; requests?: RequestHandler | undefined };
 }
 
