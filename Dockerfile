@@ -26,4 +26,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
 # SESSION_SECRET is required in production: docker run -e SESSION_SECRET=… -p 3000:3000 <image>
-CMD ["node", "dist/primary.js"]
+CMD ["node", "dist/primary/main.js"]

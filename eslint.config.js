@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // The page's script runs in the browser, as a classic script.
-    files: ['src/public/**/*.js'],
+    files: ['src/worker/public/**/*.js'],
     languageOptions: { globals: globals.browser, sourceType: 'script' },
   },
 );

@@ -1,4 +1,4 @@
-// `npm run loadtest`: session-aware load on /hello. Starts the cluster itself (src/primary.ts on a free port,
+// `npm run loadtest`: session-aware load on /hello. Starts the cluster itself (src/primary/main.ts on a free port,
 // WEB_CONCURRENCY honoured) unless --url names a running server; exits 1 if any request failed or a session
 // did not stick.
 import { parseArgs } from 'node:util';
@@ -37,7 +37,7 @@ async function main(): Promise<number> {
   let app: AppProcess | undefined;
   try {
     if (values.url === undefined) {
-      if (!values.json) console.error('starting the cluster (src/primary.ts) on a free port…');
+      if (!values.json) console.error('starting the cluster (src/primary/main.ts) on a free port…');
       app = await startApp(cleanups.add);
       // On stderr even with --json: whoever runs this can find (and stop) what it started.
       console.error(`cluster started: primary pid ${app.child.pid} (its workers in its process group)`);

@@ -1,5 +1,5 @@
 // Messages between the primary and its workers about their life (not the store's: those carry the store's own
-// tag; nor the metrics': prom-client's aggregator has its own).
+// tag; nor the metrics': prom-client's aggregator has its own). Shared: the primary sends them, each worker reads them.
 export const CONTROL_TAG = 'express-cluster-sessions:control';
 
 export type ControlMessage =

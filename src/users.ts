@@ -1,6 +1,7 @@
 // Who may sign in, in each worker: the demo accounts of the sign-in example, their passwords hashed with scrypt when
 // the worker starts and never kept in clear. Replace createUserDirectory() with your user database (the routes need
 // only `verify`) and set demoAccountsInUse to false: production refuses to start with the demo accounts otherwise.
+// Shared: config.ts reads demoAccountsInUse in the primary and in each worker.
 import { randomBytes, scrypt, timingSafeEqual, type BinaryLike } from 'node:crypto';
 
 export interface User {

@@ -3,7 +3,7 @@
 // state changes refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/worker/app.js';
 import { ClusterStore } from '../src/store/index.js';
 import http from 'node:http';
 import { CookieJar, listen, request } from './helpers/http.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import session from 'express-session';
-import { createApp, type AppOptions } from '../src/app.js';
+import { createApp, type AppOptions } from '../src/worker/app.js';
 import { ClusterStore } from '../src/store/index.js';
 import { StoreError, ErrorCode } from '../src/store/index.js';
 import { CookieJar, listen, request } from './helpers/http.js';

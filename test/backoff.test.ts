@@ -1,7 +1,7 @@
 // RestartBackoff: immediate replacement after a healthy run, doubling delays for workers that die young.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RestartBackoff } from '../src/backoff.js';
+import { RestartBackoff } from '../src/primary/backoff.js';
 
 test('backoff: workers dying at boot wait 0, 100, 200, 400 ms … up to maxMs', () => {
   const backoff = new RestartBackoff({ initialMs: 100, maxMs: 1000, healthyAfterMs: 10_000 });

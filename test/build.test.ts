@@ -1,4 +1,4 @@
-// The production path: `npm run build` compiles src/ to dist/, and `npm run start:prod` (node dist/primary.js,
+// The production path: `npm run build` compiles src/ to dist/, and `npm run start:prod` (node dist/primary/main.js,
 // no tsx) serves sessions across workers. The Dockerfile refers only to things that exist.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,10 +13,10 @@ const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { script
 
 test('npm run build, then start:prod: the compiled app runs without tsx and sessions follow the visitor', async (t) => {
   execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
-  assert.ok(existsSync(`${root}/dist/primary.js`) && existsSync(`${root}/dist/worker.js`), 'the worker is built next to the primary');
+  assert.ok(existsSync(`${root}/dist/primary/main.js`) && existsSync(`${root}/dist/worker/main.js`), "the workers' entry is built beside the primary's");
   const [program, ...args] = pkg.scripts['start:prod']!.split(' ');
   assert.equal(program, 'node');
-  assert.deepEqual(args, ['dist/primary.js'], 'plain node: no tsx, no loader');
+  assert.deepEqual(args, ['dist/primary/main.js'], 'plain node: no tsx, no loader');
   const app = await startTestApp((fn) => t.after(fn), {}, { command: [process.execPath, ...args] });
   const jar = new CookieJar();
   const workers = new Set<unknown>();
@@ -28,7 +28,7 @@ test('npm run build, then start:prod: the compiled app runs without tsx and sess
     workers.add(again.json.worker);
   }
   assert.equal(workers.size, 2);
-  assert.match((await request(`${app.url}/`)).text, /Send 20 requests/, 'the page is built along (dist/public)');
+  assert.match((await request(`${app.url}/`)).text, /Send 20 requests/, 'the page is built along (dist/worker/public)');
   assert.ok(!('tsx' in pkg.dependencies), 'tsx is a development dependency: production installs go without it');
 });
 
@@ -39,8 +39,8 @@ test('Dockerfile: every file it copies, script it runs and entry it starts exist
   for (const path of copies) assert.ok(existsSync(`${root}/${path}`), `COPY ${path}: exists`);
   for (const [, script] of dockerfile.matchAll(/npm run (\S+)/g)) assert.ok(script! in pkg.scripts, `npm run ${script}: in package.json`);
   const entry = /^CMD \["node", "([^"]+)"\]/m.exec(dockerfile)?.[1];
-  assert.equal(entry, 'dist/primary.js', 'the image starts the compiled primary');
-  assert.ok(existsSync(`${root}/src/primary.ts`), 'which the build makes from src/primary.ts');
+  // That this compiled file is built from the primary's entry: test/paths.test.ts.
+  assert.equal(entry, pkg.scripts['start:prod']!.split(' ')[1], 'the image starts what `npm run start:prod` starts: the compiled primary');
   assert.match(dockerfile, /^FROM node:\d+-trixie-slim AS runtime$/m, 'a slim Debian runtime (its major: test/versions.test.ts)');
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /^HEALTHCHECK [^]*?\/healthz/m, "a HEALTHCHECK on /healthz");

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { test } from 'node:test';
-import { createDrainableServer } from '../src/drain.js';
+import { createDrainableServer } from '../src/worker/drain.js';
 import { until } from './helpers/poll.js';
 
 test('createDrainableServer: a client that never reads a large answer is cut once it has waited requestMs with nothing taken', async (t) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/worker/app.js';
 import { createLogger } from '../src/log.js';
 import { ClusterStore, ErrorCode, StoreError } from '../src/store/index.js';
 import { CookieJar, listen } from './helpers/http.js';

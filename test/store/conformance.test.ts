@@ -3,7 +3,7 @@
 import { after } from 'node:test';
 import type { Store } from 'express-session';
 import { createClient } from 'redis';
-import { createRedisSessionStore } from '../../src/redis-store.js';
+import { createRedisSessionStore } from '../../src/redis/store.js';
 import { ClusterStore } from '../../src/store/index.js';
 import { redisUnavailable, startRedis, type RedisServer } from '../../scripts/lib/redis-server.js';
 import { storeConformance } from './conformance.js';

@@ -1,13 +1,14 @@
-// Entry of `npm start`: reads the configuration, hosts the session store (SESSION_STORE=cluster), and runs the
-// workers: one per CPU, replaced when they die, reloaded on SIGHUP, drained on SIGTERM/SIGINT. Knows no Express.
+// Entry of `npm start`, the primary process: reads the configuration, hosts the session store
+// (SESSION_STORE=cluster), and runs the workers (src/worker/main.ts): one per CPU, replaced when they die, reloaded
+// on SIGHUP, drained on SIGTERM/SIGINT. Knows no Express.
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { loadConfigOrExit, redact, type Config } from './config.js';
-import { createLogger, exitOnUncaught, type Logger } from './log.js';
-import { ClusterStore, rateLimitsWith, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult, type RateLimitsFull, type StoreHost } from './store/index.js';
+import { loadConfigOrExit, redact, type Config } from '../config.js';
+import { createLogger, exitOnUncaught, type Logger } from '../log.js';
+import { ClusterStore, rateLimitsWith, sessionLocks, snapshots, type Evicting, type Feature, type LoadResult, type RateLimitsFull, type StoreHost } from '../store/index.js';
 import { serveClusterMetrics } from './metrics.js';
 import { Supervisor } from './supervisor.js';
 
@@ -33,10 +34,11 @@ function main(): void {
   });
 
 
-  // The worker file sits next to this one: worker.ts under tsx, worker.js in a compiled build.
+  // The workers' entry is ../worker/main beside this file: main.ts under tsx, main.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
+  const workerEntry = path.join(path.dirname(self), '..', 'worker', `main${path.extname(self)}`);
   // The primary and each worker must agree on the serialization: fork() gives both ends of the channel the same.
-  cluster.setupPrimary({ exec: path.join(path.dirname(self), `worker${path.extname(self)}`), serialization: config.clusterSerialization });
+  cluster.setupPrimary({ exec: workerEntry, serialization: config.clusterSerialization });
   const supervisor = new Supervisor({
     workers: config.webConcurrency,
     // Every worker gets the same secret, or a cookie signed by one would not verify on another.

@@ -6,11 +6,11 @@
 import { RedisStore } from 'connect-redis';
 import type { SessionData, Store } from 'express-session';
 import { createClient, TimeoutError, type RedisClientType } from 'redis';
-import { redact } from './config.js';
-import type { Logger } from './log.js';
-import { runScript, scripts } from './redis-scripts.js';
-import { RedisUserIndex, type UserSessionInfo, type UserSessionMethods } from './redis-users.js';
-import { checkSessionSize, parseSession, sessionEnded, StoredSessions, StoreError, type Outcome } from './store/index.js';
+import { redact } from '../config.js';
+import type { Logger } from '../log.js';
+import { runScript, scripts } from './scripts.js';
+import { RedisUserIndex, type UserSessionInfo, type UserSessionMethods } from './user-index.js';
+import { checkSessionSize, parseSession, sessionEnded, StoredSessions, StoreError, type Outcome } from '../store/index.js';
 
 export interface RedisSessionStoreOptions {
   url: string;

@@ -1,5 +1,5 @@
-// createApp(): the Express app with its session middleware, routes and error handler. Knows no cluster and
-// never listens, so tests can run it in one process with any express-session store.
+// createApp(): the Express app with its session middleware, routes and error handler. Runs in each worker; knows
+// no cluster and never listens, so tests can run it in one process with any express-session store.
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { accountRoutes, isUserAware, refuseCrossSite } from './account.js';
 import { sessionOf } from './request-session.js';
-import { createDemoDirectory, type UserDirectory } from './users.js';
+import { createDemoDirectory, type UserDirectory } from '../users.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -36,7 +36,7 @@ function routePath(path: string): string {
 /** The session cookie's name; not express-session's "connect.sid", which tells attackers the stack. */
 export const SESSION_COOKIE = 'ecs.sid';
 
-/** What the app reports to (src/metrics.ts in the template; the primary serves them on its own port). */
+/** What the app reports to (src/worker/metrics.ts in the template; the primary serves them on its own port). */
 export interface AppMetrics {
   observeRequest(route: string, status: number): void;
 }
@@ -73,7 +73,7 @@ export interface AppOptions {
   maxSessionsPerUser?: number;
   /** Who may sign in. @default the demo accounts of src/users.ts */
   users?: UserDirectory;
-  /** Rate limits (src/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
+  /** Rate limits (src/worker/rate-limits.ts): failed sign-ins, and all requests, per client address. @default none */
   limits?: { signIn?: RequestHandler | undefined; requests?: RequestHandler | undefined };
 }
 

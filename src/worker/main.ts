@@ -3,16 +3,16 @@
 import cluster from 'node:cluster';
 import { createDrainableServer } from './drain.js';
 import { createApp } from './app.js';
-import { loadConfigOrExit } from './config.js';
-import { EXIT_CONFIG, isDrainMessage } from './control.js';
-import { createLogger, exitOnUncaught } from './log.js';
+import { loadConfigOrExit } from '../config.js';
+import { EXIT_CONFIG, isDrainMessage } from '../control.js';
+import { createLogger, exitOnUncaught } from '../log.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createSessionStore } from './session-store.js';
-import { createUserDirectory } from './users.js';
+import { createUserDirectory } from '../users.js';
 
 function main(): void {
   const worker = cluster.worker;
-  if (worker === undefined) throw new Error('src/worker.ts runs inside the cluster: start the app with `npm start`');
+  if (worker === undefined) throw new Error('src/worker/main.ts runs inside the cluster: start the app with `npm start`');
   const config = loadConfigOrExit();
   if (config.sessionSecrets.length === 0) throw new Error('SESSION_SECRET missing: the primary hands it to workers');
   const log = createLogger(config, { role: 'worker', worker: worker.id });

@@ -3,7 +3,7 @@
 // live where the sessions do (the primary, or Redis), so a client cannot multiply its allowance by the workers.
 import type { RequestHandler } from 'express';
 import { rateLimit, type Store } from 'express-rate-limit';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 
 export interface RateLimits {
   /** On POST /login: failed attempts only (a successful sign-in takes its hit back). */

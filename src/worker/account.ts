@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { SessionData, Store } from 'express-session';
 import { sessionOf } from './request-session.js';
-import type { UserDirectory } from './users.js';
+import type { UserDirectory } from '../users.js';
 
 declare module 'express-session' {
   interface SessionData {

@@ -2,12 +2,12 @@
 import session from 'express-session';
 import { MemoryStore as MemoryLimitStore } from 'express-rate-limit';
 import { SESSION_COOKIE } from './app.js';
-import type { Config } from './config.js';
-import type { Logger } from './log.js';
-import { createRedisSessionStore, siblingPrefix } from './redis-store.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { createRedisSessionStore, siblingPrefix } from '../redis/store.js';
 import { createRateLimits, type RateLimits } from './rate-limits.js';
-import { RedisRateLimitStore } from './redis-rate-limit.js';
-import { ClusterRateLimitStore, ClusterStore, sessionLock, type ClusterStoreOptions } from './store/index.js';
+import { RedisRateLimitStore } from '../redis/rate-limit-store.js';
+import { ClusterRateLimitStore, ClusterStore, sessionLock, type ClusterStoreOptions } from '../store/index.js';
 
 /** Connect/Express middleware. */
 type Middleware = ReturnType<typeof sessionLock>;

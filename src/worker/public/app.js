@@ -1,4 +1,5 @@
-// The page's script (src/public/index.html): served as a file, so the Content-Security-Policy can forbid inline scripts.
+// The page's script (src/worker/public/index.html): runs in the browser; each worker serves it as a file, so the
+// Content-Security-Policy can forbid inline scripts.
 const colors = ['#0a66c2', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00', '#1098ad', '#e03131', '#5c940d'];
 const $ = (id) => document.getElementById(id);
 const answers = [];

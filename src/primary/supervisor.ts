@@ -3,8 +3,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { RestartBackoff } from './backoff.js';
-import { drainMessage, EXIT_CONFIG } from './control.js';
-import type { Logger } from './log.js';
+import { drainMessage, EXIT_CONFIG } from '../control.js';
+import type { Logger } from '../log.js';
 
 export interface SupervisorOptions {
   workers: number;

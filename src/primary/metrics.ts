@@ -1,43 +1,14 @@
-// Prometheus metrics. Each worker counts its HTTP requests and store calls; the primary serves the whole cluster's
-// metrics (prom-client's aggregator asks every worker) plus the store host's own, on a port of its own
+// The metrics server, in the primary: the whole cluster's Prometheus metrics (prom-client's aggregator asks every
+// worker for what it counted, src/worker/metrics.ts, over IPC) plus the store host's own, on a port of its own
 // (METRICS_PORT, on 127.0.0.1 unless METRICS_HOST says otherwise), never on the app's public port.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
-import { lockStats, type Outcome, type StoreHost } from './store/index.js';
-
-export interface WorkerMetrics {
-  observeRequest: (route: string, status: number) => void;
-  observeStore: (op: string, outcome: Outcome, durationMs: number) => void;
-}
-
-/** In a worker: registers the worker's metrics; the primary's aggregator collects them over IPC. */
-export function createWorkerMetrics(): WorkerMetrics {
-  client.collectDefaultMetrics();
-  // Constructing it is what makes prom-client answer the primary's aggregation requests in this worker.
-  new client.AggregatorRegistry();
-  const requests = new client.Counter({ name: 'ecs_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] });
-  const storeCalls = new client.Counter({ name: 'ecs_store_operations_total', help: 'Session store calls, by op and outcome', labelNames: ['op', 'outcome'] });
-  const storeSeconds = new client.Histogram({
-    name: 'ecs_store_operation_duration_seconds',
-    help: 'Session store call duration (posted writes: until written to the IPC channel)',
-    labelNames: ['op'],
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5],
-  });
-  const timeouts = new client.Counter({ name: 'ecs_store_ipc_timeouts_total', help: 'Store calls the primary did not answer within the timeout' });
-  return {
-    observeRequest: (route, status) => requests.inc({ route, status: String(status) }),
-    observeStore: (op, outcome, durationMs) => {
-      storeCalls.inc({ op, outcome });
-      storeSeconds.observe({ op }, durationMs / 1000);
-      if (outcome === 'timeout') timeouts.inc();
-    },
-  };
-}
+import { lockStats, type StoreHost } from '../store/index.js';
 
 /**
- * In the primary: GET /metrics on `host:port` answers every worker's metrics plus the store host's. Resolves with
- * the URL once listening; rejects when the port cannot be had (the caller says which setting to change).
+ * GET /metrics on `host:port` answers every worker's metrics plus the store host's. Resolves with the URL once
+ * listening; rejects when the port cannot be had (the caller says which setting to change).
  */
 export async function serveClusterMetrics(
   store: StoreHost | undefined,

@@ -1,11 +1,11 @@
 // Sessions that know their user, with Redis: beside the session keys (`ecs:user:<id>` beside `ecs:sess:<sid>`),
 // one sorted set per user holds that user's session ids, scored by when each was last saved or touched, at most
-// the per-user cap (the save script, redis-scripts.ts, keeps it). Membership expires with the sessions (the set's
+// the per-user cap (the save script, scripts.ts, keeps it). Membership expires with the sessions (the set's
 // TTL follows its longest-lived member); a member whose session is gone, or belongs to someone else now, is
 // dropped when it is read. Runs in each worker; the same methods as ClusterStore's, so the app never knows which.
 import type { SessionData } from 'express-session';
 import type { RedisClientType } from 'redis';
-import { parseSession } from './store/index.js';
+import { parseSession } from '../store/index.js';
 
 /** What the Redis store adds for sessions that know their user: the same methods as ClusterStore's. */
 export interface UserSessionMethods {

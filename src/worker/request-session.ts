@@ -1,5 +1,5 @@
 // The request's session, for routes: express-session leaves none while its store says it is disconnected (the
-// Redis store does, while Redis is away); that is a 503, not a route crashing on undefined.
+// Redis store does, while Redis is away); that is a 503, not a route crashing on undefined. Runs in each worker.
 import type { Request } from 'express';
 
 export function sessionOf(req: Request): NonNullable<Request['session']> {
