@@ -33,7 +33,6 @@ function main(): void {
     log.warn({ bound, limit, counters, bytes, prefix }, `rate-limit counters full at ${setting}: new client addresses of "${prefix}" now share one count (limited sooner, never later) until windows end; raise RATE_LIMIT_MAX_CLIENTS if these are real visitors`);
   });
 
-
   // The workers' entry is ../worker/main beside this file: main.ts under tsx, main.js in a compiled build.
   const self = fileURLToPath(import.meta.url);
   const workerEntry = path.join(path.dirname(self), '..', 'worker', `main${path.extname(self)}`);

@@ -3,8 +3,8 @@
 export { ClusterStore, type ClusterStoreOptions, type Outcome, type UserSessionInfo } from './cluster-store.js';
 export { ErrorCode, parseSession, sessionEnded, StoreError } from './shared/errors.js';
 export { StoredSessions } from './shared/stored.js';
-export { checkSessionSize, defineOp, LATER, ops, type Limits, type Op, type OpContext } from './shared/ops.js';
-export type { Evicting, Feature, HostStats, StoreHost, StoreHostOptions } from './primary/host.js';
+export { checkSessionSize, checkSid, checkUserId, defineOp, LATER, ops, type Limits, type Op, type OpContext } from './shared/ops.js';
+export { StoreHost, type Evicting, type Feature, type HostStats, type StoreHostOptions } from './primary/host.js';
 export { PlainTable } from './primary/plain-table.js';
 export { SessionTable } from './primary/session-table.js';
 export type { Bounds, Evictions, SessionRecord, Sessions, StoredSession, TableOptions, UserSession } from './primary/sessions.js';

@@ -5,7 +5,7 @@
 // carries a session across the workers, and runs the copied folder's own tests in the copy.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,8 @@ function folderTestsPass(folder: string): void {
   assert.match(output, /^[#ℹ] pass [1-9]\d*$/m, `the copy ran its tests:\n${output}`);
 }
 
-type Kind = { language: 'ts' | 'js'; module: 'esm' | 'cjs'; express: 4 | 5 };
+/** `commonjs`: a CommonJS app whose package.json says `"type": "commonjs"`, as `npm init` writes it now; else none. */
+type Kind = { language: 'ts' | 'js'; module: 'esm' | 'cjs' | 'commonjs'; express: 4 | 5 };
 
 /**
  * A new project of `kind`: its package.json (with `"type": "module"` only for ES modules: the README never asks a
@@ -52,7 +53,8 @@ type Kind = { language: 'ts' | 'js'; module: 'esm' | 'cjs'; express: 4 | 5 };
 function project(t: TestContext, kind: Kind): string {
   const dir = mkdtempSync(path.join(tmpdir(), `ecs-copy-${kind.language}-${kind.module}-express${kind.express}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const manifest = { name: 'copied-store-app', private: true, ...(kind.module === 'esm' ? { type: 'module' } : {}) };
+  const type = { esm: { type: 'module' }, commonjs: { type: 'commonjs' }, cjs: {} }[kind.module];
+  const manifest = { name: 'copied-store-app', private: true, ...type };
   writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const modules = path.join(dir, 'node_modules');
   mkdirSync(path.join(modules, '@types'), { recursive: true });
@@ -155,8 +157,8 @@ test('copy, TypeScript ES modules on Express 5: the folder in a fresh project (t
   folderTestsPass(path.join(dir, 'src/store'));
 });
 
-test('copy, TypeScript CommonJS on Express 4: compiled by tsc (module nodenext, with the README\'s build step; and module commonjs), it runs with plain node and no warning, and the app keeps its module type', async (t) => {
-  const dir = project(t, { language: 'ts', module: 'cjs', express: 4 });
+test('copy, TypeScript CommonJS on Express 4 ("type": "commonjs"): compiled by tsc (module nodenext, with the README\'s build step; and module commonjs), it runs with plain node and no warning, the app keeps its module type, and the copy\'s own tests pass', async (t) => {
+  const dir = project(t, { language: 'ts', module: 'commonjs', express: 4 });
   copyStore(dir);
   // A CommonJS TypeScript app's own settings: its imports become require() calls, which verbatimModuleSyntax refuses.
   tscInit(dir, [['"verbatimModuleSyntax": true,', '"verbatimModuleSyntax": false, "esModuleInterop": true,'], ['// "rootDir": "./src",', '"rootDir": "./src",'], ['// "outDir": "./dist",', '"outDir": "./dist",']]);
@@ -180,7 +182,8 @@ test('copy, TypeScript CommonJS on Express 4: compiled by tsc (module nodenext, 
   const commonjs = await start(t, dir, ['dist/server.js']);
   await visitAcrossWorkers(new CookieJar(), commonjs.url);
   assert.doesNotMatch(commonjs.output(), warnings, commonjs.output());
-  assert.equal((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string }).type, undefined, 'no "type" was added to the app');
+  assert.equal((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string }).type, 'commonjs', 'the app kept its module type');
+  folderTestsPass(path.join(dir, 'src/store'));
 });
 
 /** The README's JavaScript step 1: the template's command writes the folder into the app. */
@@ -212,7 +215,7 @@ test('copy, JavaScript CommonJS on Express 4: an app with require() everywhere a
   folderTestsPass(path.join(dir, 'store'));
 });
 
-test('copy, JavaScript ES modules on Express 5: the same block with its require() lines as imports, as the README says, runs with plain node and no warning', async (t) => {
+test('copy, JavaScript ES modules on Express 5: the same block with its require() lines as imports, as the README says, runs with plain node and no warning, and the copy\'s own tests pass', async (t) => {
   const dir = project(t, { language: 'js', module: 'esm', express: 5 });
   storeJs(dir);
   const commonjs = readmeFile('server.js (CommonJS)', 'js');
@@ -222,21 +225,39 @@ test('copy, JavaScript ES modules on Express 5: the same block with its require(
   const app = await start(t, dir, ['server.js']);
   await visitAcrossWorkers(new CookieJar(), app.url);
   assert.doesNotMatch(app.output(), warnings, app.output());
+  folderTestsPass(path.join(dir, 'store'));
 });
 
-test('store:js refuses to write over a folder that is not an earlier copy, and replaces one that is', (t) => {
+test('store:js never deletes what it did not write: refuses a folder of the app\'s, a TypeScript copy, the template\'s own src/store, and an earlier copy holding files of yours (unless --force); replaces an earlier copy whole', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ecs-store-js-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const storeJsIn = (cwd: string, ...args: string[]) => spawnSync('npm', ['--prefix', repo, 'run', '-s', 'store:js', '--', ...args], { cwd, encoding: 'utf8' });
+  const refused = (args: string[], why: RegExp) => {
+    const result = storeJsIn(dir, ...args);
+    assert.equal(result.status, 1, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, why);
+  };
   writeFileSync(path.join(dir, 'app.js'), 'precious');
-  const refused = spawnSync('npm', ['run', '-s', 'store:js', '--', dir], { cwd: repo, encoding: 'utf8' });
-  assert.equal(refused.status, 1);
-  assert.match(refused.stderr, /is not an earlier copy of the store/);
+  refused(['.'], /is not a copy this command wrote/);
   assert.equal(readFileSync(path.join(dir, 'app.js'), 'utf8'), 'precious');
+  cpSync(path.join(repo, 'src/store'), path.join(dir, 'ts-store'), { recursive: true });
+  refused(['ts-store'], /is not a copy this command wrote/);
+  assert.ok(existsSync(path.join(dir, 'ts-store/cluster-store.ts')), 'the TypeScript copy is left as it was');
+  refused([path.join(repo, 'src/store')], /the template's own src\/store/);
+  refused([path.join(repo, 'src')], /the template's own src\/store/);
+
+  // A relative folder is taken from where npm was run, not from the template.
+  assert.equal(storeJsIn(dir, 'store').status, 0);
   const target = path.join(dir, 'store');
-  storeJs(dir);
-  writeFileSync(path.join(target, 'stale.js'), '');
-  storeJs(dir);
-  assert.ok(!existsSync(path.join(target, 'stale.js')), 'an earlier copy is replaced whole');
+  assert.ok(existsSync(path.join(target, 'index.js')));
+  writeFileSync(path.join(target, 'test/my-table.test.js'), 'mine');
+  refused(['store'], /also holds files this run would not write \(test\/my-table\.test\.js\)/);
+  assert.equal(readFileSync(path.join(target, 'test/my-table.test.js'), 'utf8'), 'mine');
+  writeFileSync(path.join(target, 'index.js'), 'changed');
+  assert.equal(storeJsIn(dir, 'store', '--force').status, 0);
+  assert.ok(!existsSync(path.join(target, 'test/my-table.test.js')), '--force replaces the copy whole');
+  assert.notEqual(readFileSync(path.join(target, 'index.js'), 'utf8'), 'changed');
+  assert.deepEqual(readdirSync(dir).sort(), ['app.js', 'store', 'ts-store'], 'nothing left beside it');
 });
 
 test('copy: the README\'s snapshot example keeps a visitor\'s session across a SIGTERM and a restart', async (t) => {

@@ -39,6 +39,7 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
   const waitMs = options.waitTimeoutMs ?? 10_000;
   const holdMs = options.lockTimeoutMs ?? 30_000;
   const maxWaiters = options.maxWaiters ?? 64;
+  const grants = grantsOf(store); // wraps store.call now, not at the first grant: its identity never changes later
   // express-session loads a session only for a request that carries its cookie: if this middleware let that
   // request through as cookieless, it watches another cookie name than express-session. Fail it, loudly.
   store.on('load', (req: Marked) => {
@@ -90,19 +91,18 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
       // The grant brought the session along: express-session, mounted right after, takes it in the same tick
       // (its get runs inside next()) if the cookie's signature verifies. Whatever it did not take is dropped at
       // once: a copy left for later would be served to another request of that id after a sign-out.
-      const waiting = grantsOf(store);
-      if (sid !== null) waiting.set(sid, found);
+      if (sid !== null) grants.set(sid, found);
       try {
         next();
       } finally {
-        if (sid !== null) waiting.delete(sid);
+        if (sid !== null) grants.delete(sid);
       }
     }, waitMs);
   };
 }
 
 /** Sessions a lock's grant brought along, by store and id, for the get that follows in the same tick. */
-const grants = new WeakMap<ClusterStore, Map<string, StoredSession | null>>();
+const grantsByStore = new WeakMap<ClusterStore, Map<string, StoredSession | null>>();
 
 /**
  * The grants of `store`. The first time, this wraps the store's `call` so that a `get` of an id a grant brought
@@ -110,7 +110,7 @@ const grants = new WeakMap<ClusterStore, Map<string, StoredSession | null>>();
  * nothing of locks, and delete this folder and nothing of it is left.
  */
 function grantsOf(store: ClusterStore): Map<string, StoredSession | null> {
-  let granted = grants.get(store);
+  let granted = grantsByStore.get(store);
   if (granted !== undefined) return granted;
   const held = new Map<string, StoredSession | null>();
   const call = store.call.bind(store);
@@ -121,7 +121,7 @@ function grantsOf(store: ClusterStore): Map<string, StoredSession | null> {
     held.delete(sid);
     process.nextTick(() => (callback as (error: null, reply: StoredSession | null) => void)(null, found));
   });
-  grants.set(store, (granted = held));
+  grantsByStore.set(store, (granted = held));
   return granted;
 }
 

@@ -46,10 +46,11 @@ export class StoreError extends Error {
   /** 503: the store cannot serve this now, try again; 401: the session ended; 413: session too large; a feature's own; 500 otherwise. */
   readonly statusCode: number;
 
+  /** `statusCode`: a feature's own code brings its status (an HTTP error status, 400 to 599; anything else is 500). */
   constructor(code: string, message: string, statusCode?: number) {
     super(message);
     this.code = code;
-    this.statusCode = statusCode ?? statusByCode[code] ?? 500;
+    this.statusCode = statusCode === undefined ? (statusByCode[code] ?? 500) : isErrorStatus(statusCode) ? statusCode : 500;
   }
 }
 
@@ -66,9 +67,13 @@ export function toWireError(error: unknown): WireError {
   return { name: 'StoreError', message: 'session store host failed on this request', code: ErrorCode.internal };
 }
 
+/** The status a wire error names is kept only if it is an HTTP error status; otherwise its code's own, or 500. */
 export function fromWireError(wire: WireError): StoreError {
-  const status = wire.statusCode;
-  return new StoreError(String(wire.code), String(wire.message), Number.isInteger(status) && status! >= 400 && status! <= 599 ? status : undefined);
+  return new StoreError(String(wire.code), String(wire.message), isErrorStatus(wire.statusCode) ? wire.statusCode : undefined);
+}
+
+function isErrorStatus(status: unknown): status is number {
+  return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599;
 }
 
 export function badRequest(message: string): StoreError {

@@ -249,7 +249,7 @@ export function checkSid(op: string, args: readonly unknown[], count: number, li
 }
 
 /** A user id is a string of at most maxUserIdLength characters (or, where `orNull`, null: no user). */
-function checkUserId(value: unknown, limits: Limits, orNull: boolean): void {
+export function checkUserId(value: unknown, limits: Limits, orNull: boolean): void {
   if (orNull && value === null) return;
   if (typeof value !== 'string') throw badRequest(`a user id must be a string${orNull ? ' or null' : ''}`);
   if (value.length > limits.maxUserIdLength) {
