@@ -172,3 +172,16 @@ test('sessionLock: a cookieless request that saves and reloads its new session i
   assert.equal(answer.json.count, 0);
   assert.ok(workers.every((worker) => !worker.isDead()), 'no worker crashed');
 });
+
+test('sessionLock mounted twice on one path (app and router): the second lets the request by at once, the count stays exact; a second one watching another cookie does not cry mismatch', async (t) => {
+  const { url } = await lockCluster(t, { LOCK: 'true', LOCK_TWICE: 'true', WAIT_MS: '3000' });
+  const cookie = await start(url);
+  const answers = await parallelCounts(url, cookie, 10);
+  assert.deepEqual(answers.map((answer) => answer.status), Array(10).fill(200), answers.map((answer) => answer.text).join('\n'));
+  assert.equal((await request(`${url}/count`, { cookie })).json.count, 10);
+
+  const other = await lockCluster(t, { LOCK: 'true', LOCK_TWICE: 'true', LOCK_TWICE_COOKIE: 'another.sid' });
+  const otherCookie = await start(other.url);
+  const counted = await post(`${other.url}/count?ms=1`, otherCookie);
+  assert.equal(counted.status, 200, counted.text);
+});

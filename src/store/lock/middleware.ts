@@ -27,7 +27,9 @@ const rules = { cookieName: text, waitTimeoutMs: integer(1, maxLockMs), lockTime
 
 /** Set on a request this middleware let through without a lock, because it carried no cookie of its name. */
 const unlocked = Symbol('express-cluster-sessions.unlocked');
-type Marked = IncomingMessage & { [unlocked]?: true };
+/** Set on a request while it holds a lock: the key. A second sessionLock on its path (app and router) lets it by. */
+const holding = Symbol('express-cluster-sessions.holding');
+type Marked = IncomingMessage & { [unlocked]?: true; [holding]?: string };
 
 /**
  * Connect/Express middleware; `store` must be the ClusterStore express-session uses, and the primary must have
@@ -43,7 +45,7 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
   // express-session loads a session only for a request that carries its cookie: if this middleware let that
   // request through as cookieless, it watches another cookie name than express-session. Fail it, loudly.
   store.on('load', (req: Marked) => {
-    if (req[unlocked]) {
+    if (req[unlocked] && req[holding] === undefined) {
       throw lockError(
         LockErrorCode.cookieMismatch,
         `sessionLock watches the cookie "${cookieName}", but express-session loaded a session from another cookie: pass express-session's \`name\` as sessionLock's \`cookieName\``,
@@ -63,6 +65,11 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
     // wait in line with the rest (and are then refused by express-session), instead of each taking a lock of its
     // own and each grant bringing a copy of the session along.
     const key = sid === null ? value : `s:${sid}`;
+    // Mounted twice on this request's path: the first took the lock; waiting for it again would wait for ourselves.
+    if (req[holding] === key) {
+      next();
+      return;
+    }
     let gone = false;
     let release = () => {
       gone = true; // the visitor left while this request waited: the lock, once granted, goes straight back
@@ -91,6 +98,7 @@ export function sessionLock(store: ClusterStore, options: SessionLockOptions = {
       // The grant brought the session along: express-session, mounted right after, takes it in the same tick
       // (its get runs inside next()) if the cookie's signature verifies. Whatever it did not take is dropped at
       // once: a copy left for later would be served to another request of that id after a sign-out.
+      req[holding] = key;
       if (sid !== null) grants.set(sid, found);
       try {
         next();
