@@ -3,25 +3,31 @@
 // the folder is ES modules inside a CommonJS app too, and `npm test` runs the compiled tests), and its README.
 // A CommonJS app require()s it on Node 20.19+ and 22.12+; an ES module app imports it.
 //
-// It never deletes what it did not write: a folder is replaced only when it is new, empty, or an earlier copy
-// (its package.json carries the mark below) holding nothing this run would not write again, unless --force; a
-// file of the copy's own that you changed is overwritten. The new copy is written beside the target and swapped in.
+// It owns only the files it wrote: an update replaces those (a changed one too) and removes those the store no
+// longer has, and carries every other file of the folder over (a table's test of yours in test/, say). It writes
+// into a folder only when it is new, empty, or a copy it wrote (listed in the copy's .store-js.json); the new copy
+// is written beside the target and swapped in.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupOnExit } from './lib/cleanup.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const store = path.join(repo, 'src/store');
-/** In the copy's package.json: what wrote it, so that a later run knows the folder for an earlier copy. */
-const mark = 'writtenBy';
-const markValue = 'npm run store:js (express-cluster-sessions)';
+/** In the copy, the files this command wrote there: a later run replaces those, and keeps the others. */
+const manifestName = '.store-js.json';
+const writtenBy = 'npm run store:js (express-cluster-sessions)';
 const usage = [
-  'usage: npm run store:js -- <folder> [--force]',
-  '  <folder>: where your app keeps the store, e.g. ../your-app/store (relative to where you run npm)',
-  '  --force: replace an earlier copy even if it holds files this run would not write (yours: they are deleted)',
+  'usage: npm run store:js -- <folder>',
+  '  <folder>: where your app keeps the store, e.g. ../your-app/store (relative to where you run npm); new, empty,',
+  '  or a copy this command wrote earlier, which it updates (files you added there are kept)',
 ].join('\n');
+
+interface Manifest {
+  writtenBy: string;
+  files: string[];
+}
 
 /** Every file under `folder`, relative to it, sorted. */
 function filesUnder(folder: string): string[] {
@@ -37,26 +43,26 @@ function overlapsStore(target: string): boolean {
   return relative === '' || !relative.startsWith('..') || !path.relative(target, store).startsWith('..');
 }
 
-/** Why `target` may not be replaced at all, before anything is compiled; undefined when it may. */
-function notACopy(target: string): string | undefined {
-  if (overlapsStore(target)) return `${target} is the template's own src/store (or inside it, or holds it): write the copy into your app, e.g. ../your-app/store`;
+/** What an earlier copy at `target` says it wrote; undefined for a new or empty folder. Throws for any other. */
+function earlierCopy(target: string): Manifest | undefined {
+  if (overlapsStore(target)) throw new Error(`${target} is the template's own src/store (or inside it, or holds it): write the copy into your app, e.g. ../your-app/store`);
   if (!existsSync(target) || readdirSync(target).length === 0) return undefined;
-  const manifest = path.join(target, 'package.json');
-  const previous = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, unknown>)[mark] : undefined;
-  if (previous !== markValue) {
-    return `${target} holds files and is not a copy this command wrote (its package.json has no "${mark}": "${markValue}"): choose a new or empty folder`;
+  const file = path.join(target, manifestName);
+  const manifest = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Manifest>) : undefined;
+  if (manifest?.writtenBy !== writtenBy || !Array.isArray(manifest.files)) {
+    throw new Error(`${target} holds files and is not a copy this command wrote (no ${manifestName} of its own there): choose a new or empty folder`);
   }
-  return undefined;
+  return manifest as Manifest;
 }
 
-/** Why an earlier copy at `target` may not be replaced by `written` (the new copy's files); undefined when it may. */
-function filesOfYours(target: string, written: readonly string[], force: boolean): string | undefined {
-  if (!existsSync(target) || force) return undefined;
-  const own = new Set(written);
-  const others = filesUnder(target).filter((file) => !own.has(file));
-  if (others.length === 0) return undefined;
-  const listed = others.slice(0, 10).join(', ') + (others.length > 10 ? `, and ${others.length - 10} more` : '');
-  return `${target} is an earlier copy that also holds files this run would not write (${listed}): move yours out of it (a table's test can live beside it), or pass --force to delete them`;
+/** Carries the files of yours in `target` (any it did not write) into `out`; throws if one has a name the new copy takes. */
+function carryOver(target: string, earlier: Manifest, out: string): string[] {
+  const ours = new Set([...earlier.files, manifestName]);
+  const yours = filesUnder(target).filter((file) => !ours.has(file));
+  const taken = yours.filter((file) => existsSync(path.join(out, file)));
+  if (taken.length > 0) throw new Error(`${target}: your ${taken.join(', ')} would be replaced by the store's file of that name: rename yours, then run this again`);
+  for (const file of yours) cpSync(path.join(target, file), path.join(out, file));
+  return yours;
 }
 
 /** Compiles the store into `out`, with its package.json marked and its tests run from their compiled files. */
@@ -76,14 +82,16 @@ function compile(out: string): void {
     rmSync(work, { force: true });
   }
   const manifest = JSON.parse(readFileSync(path.join(store, 'package.json'), 'utf8')) as Record<string, unknown> & { scripts?: Record<string, string> };
-  const marked = { ...manifest, [mark]: markValue, scripts: { ...manifest.scripts, test: 'node --test test/*.test.js' } };
-  writeFileSync(path.join(out, 'package.json'), `${JSON.stringify(marked, null, 2)}\n`);
+  const compiled = { ...manifest, scripts: { ...manifest.scripts, test: 'node --test test/*.test.js' } };
+  writeFileSync(path.join(out, 'package.json'), `${JSON.stringify(compiled, null, 2)}\n`);
   writeFileSync(path.join(out, 'README.md'), readFileSync(path.join(store, 'README.md')));
+  const written: Manifest = { writtenBy, files: filesUnder(out) };
+  writeFileSync(path.join(out, manifestName), `${JSON.stringify(written, null, 2)}\n`);
 }
 
-function writeJsStore(target: string, force: boolean): void {
-  const refused = notACopy(target);
-  if (refused !== undefined) throw new Error(refused);
+/** Writes the copy to `target`; returns the files of yours it carried over from an earlier copy. */
+function writeJsStore(target: string): string[] {
+  const earlier = earlierCopy(target);
   const parent = path.dirname(target);
   if (!existsSync(parent)) throw new Error(`${parent} does not exist: write the copy into your app's folder`);
   // Beside the target, so the swap is a rename on one file system.
@@ -92,8 +100,7 @@ function writeJsStore(target: string, force: boolean): void {
   try {
     const out = path.join(work, 'store');
     compile(out);
-    const why = filesOfYours(target, filesUnder(out), force);
-    if (why !== undefined) throw new Error(why);
+    const kept = earlier === undefined ? [] : carryOver(target, earlier, out);
     const old = path.join(work, 'old');
     const had = existsSync(target);
     if (had) renameSync(target, old);
@@ -103,14 +110,13 @@ function writeJsStore(target: string, force: boolean): void {
       if (had) renameSync(old, target); // the earlier copy stays as it was
       throw error;
     }
+    return kept;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-const args = process.argv.slice(2);
-const force = args.includes('--force');
-const targets = args.filter((arg) => arg !== '--force');
+const targets = process.argv.slice(2);
 if (targets.length !== 1 || targets[0]!.startsWith('-')) {
   console.error(usage);
   process.exit(2);
@@ -118,7 +124,8 @@ if (targets.length !== 1 || targets[0]!.startsWith('-')) {
 // npm runs scripts from the template's root: a relative folder is taken from where npm was run (INIT_CWD).
 const target = path.resolve(process.env.INIT_CWD ?? process.cwd(), targets[0]!);
 try {
-  writeJsStore(target, force);
+  const kept = writeJsStore(target);
+  if (kept.length > 0) console.log(`kept your files: ${kept.join(', ')}`);
   console.log(`wrote the store as JavaScript (ES modules and .d.ts) to ${target}; check it there with: cd ${target} && npm test`);
 } catch (error) {
   console.error((error as Error).message);

@@ -228,9 +228,10 @@ test('copy, JavaScript ES modules on Express 5: the same block with its require(
   folderTestsPass(path.join(dir, 'store'));
 });
 
-test('store:js never deletes what it did not write: refuses a folder of the app\'s, a TypeScript copy, the template\'s own src/store, and an earlier copy holding files of yours (unless --force); replaces an earlier copy whole', (t) => {
+test('store:js writes only into a new folder or a copy it wrote: refuses a folder of the app\'s, a TypeScript copy and the template\'s own src/store; an update replaces its own files, drops those gone, and keeps yours, which the copy\'s npm test runs', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ecs-store-js-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  symlinkSync(path.join(repo, 'node_modules'), path.join(dir, 'node_modules'), 'dir'); // express-session, for the copy's tests
   const storeJsIn = (cwd: string, ...args: string[]) => spawnSync('npm', ['--prefix', repo, 'run', '-s', 'store:js', '--', ...args], { cwd, encoding: 'utf8' });
   const refused = (args: string[], why: RegExp) => {
     const result = storeJsIn(dir, ...args);
@@ -249,15 +250,34 @@ test('store:js never deletes what it did not write: refuses a folder of the app\
   // A relative folder is taken from where npm was run, not from the template.
   assert.equal(storeJsIn(dir, 'store').status, 0);
   const target = path.join(dir, 'store');
-  assert.ok(existsSync(path.join(target, 'index.js')));
-  writeFileSync(path.join(target, 'test/my-table.test.js'), 'mine');
-  refused(['store'], /also holds files this run would not write \(test\/my-table\.test\.js\)/);
-  assert.equal(readFileSync(path.join(target, 'test/my-table.test.js'), 'utf8'), 'mine');
+  const manifestFile = path.join(target, '.store-js.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: string[] };
+  assert.ok(manifest.files.includes('index.js') && manifest.files.includes('test/sessions-suite.js'));
+  // Yours: a table's test, as the README has it; a file of the copy's you changed; one the store no longer has.
+  writeFileSync(
+    path.join(target, 'test/my-table.test.js'),
+    "import { testSessions } from './sessions-suite.js';\nimport { PlainTable } from '../index.js';\nclass MyTable extends PlainTable {}\ntestSessions('MyTable', (options) => new MyTable(options));\n",
+  );
   writeFileSync(path.join(target, 'index.js'), 'changed');
-  assert.equal(storeJsIn(dir, 'store', '--force').status, 0);
-  assert.ok(!existsSync(path.join(target, 'test/my-table.test.js')), '--force replaces the copy whole');
-  assert.notEqual(readFileSync(path.join(target, 'index.js'), 'utf8'), 'changed');
-  assert.deepEqual(readdirSync(dir).sort(), ['app.js', 'store', 'ts-store'], 'nothing left beside it');
+  writeFileSync(path.join(target, 'gone.js'), 'an older store had it');
+  writeFileSync(manifestFile, JSON.stringify({ ...manifest, files: [...manifest.files, 'gone.js'] }));
+  const updated = storeJsIn(dir, 'store');
+  assert.equal(updated.status, 0, updated.stderr);
+  assert.match(updated.stdout, /kept your files: test\/my-table\.test\.js/);
+  assert.ok(existsSync(path.join(target, 'test/my-table.test.js')), 'yours is kept');
+  assert.notEqual(readFileSync(path.join(target, 'index.js'), 'utf8'), 'changed', 'its own file is written again');
+  assert.ok(!existsSync(path.join(target, 'gone.js')), 'a file of an older copy that the store no longer has goes');
+  const tests = npm(['test'], target);
+  assert.match(tests, /MyTable matches PlainTable/, 'the copy\'s npm test runs your table\'s test');
+  assert.match(tests, /^[#ℹ] fail 0$/m, tests);
+
+  // A file of yours with the name of one the store writes is never overwritten.
+  const current = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: string[] };
+  writeFileSync(manifestFile, JSON.stringify({ ...current, files: current.files.filter((file) => file !== 'README.md') }));
+  writeFileSync(path.join(target, 'README.md'), 'my notes');
+  refused(['store'], /your README\.md would be replaced by the store's file of that name: rename yours/);
+  assert.equal(readFileSync(path.join(target, 'README.md'), 'utf8'), 'my notes');
+  assert.deepEqual(readdirSync(dir).sort(), ['app.js', 'node_modules', 'store', 'ts-store'], 'nothing left beside it');
 });
 
 test('copy: the README\'s snapshot example keeps a visitor\'s session across a SIGTERM and a restart', async (t) => {
