@@ -59,6 +59,7 @@ export function createDrainableServer(handler: http.RequestListener, { graceMs =
     if (draining && socket.writableEnded) return;
     if ((socket[inFlight] ?? 0) >= maxPipelined) {
       res.shouldKeepAlive = false;
+      closeUnread(socket, lingerMs);
       res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('too many requests pipelined on one connection\n');
       return;
     }
@@ -144,6 +145,21 @@ function waiting(socket: Socket): { length: number; queue: number } {
  * Node closes a `Connection: close` connection as soon as the response is out; a request the client already sent
  * then meets a reset. Instead (RFC 9112, 9.6): send FIN, keep reading and ignoring, close when the client does.
  */
+/**
+ * How a connection refused for pipelining too much closes once its 503 is out: a FIN after the answers, nothing
+ * more read (so none of the client's remaining requests is parsed), and gone `lingerMs` later. Node would destroy it
+ * at once, and closing with the client's unread requests still in our buffer sends a reset, which can make the
+ * client lose the answers it had not read yet, the 503 among them: it would never learn why.
+ */
+function closeUnread(socket: Socket, lingerMs: number): void {
+  socket.destroySoon = () => {
+    if (socket.destroyed) return;
+    socket.pause();
+    socket.end();
+    setTimeout(() => socket.destroy(), lingerMs).unref();
+  };
+}
+
 function lingerOnClose(socket: Socket, lingerMs: number): void {
   socket.destroySoon = () => {
     if (socket.destroyed) return;
