@@ -31,8 +31,9 @@ interface Manifest {
 
 /** Every file under `folder`, relative to it, sorted. */
 function filesUnder(folder: string): string[] {
-  return (readdirSync(folder, { recursive: true, withFileTypes: true }) as { name: string; parentPath: string; isFile(): boolean }[])
-    .filter((entry) => entry.isFile())
+  type Entry = { name: string; parentPath: string; isFile(): boolean; isSymbolicLink(): boolean };
+  return (readdirSync(folder, { recursive: true, withFileTypes: true }) as Entry[])
+    .filter((entry) => entry.isFile() || entry.isSymbolicLink()) // a link of yours is carried over as a link
     .map((entry) => path.relative(folder, path.join(entry.parentPath, entry.name)))
     .sort();
 }
@@ -61,11 +62,11 @@ function carryOver(target: string, earlier: Manifest, out: string): string[] {
   const yours = filesUnder(target).filter((file) => !ours.has(file));
   const taken = yours.filter((file) => existsSync(path.join(out, file)));
   if (taken.length > 0) throw new Error(`${target}: your ${taken.join(', ')} would be replaced by the store's file of that name: rename yours, then run this again`);
-  for (const file of yours) cpSync(path.join(target, file), path.join(out, file));
+  for (const file of yours) cpSync(path.join(target, file), path.join(out, file), { verbatimSymlinks: true });
   return yours;
 }
 
-/** Compiles the store into `out`, with its package.json marked and its tests run from their compiled files. */
+/** Compiles the store into `out`, with its package.json (its tests run from their compiled files) and the list of what it wrote. */
 function compile(out: string): void {
   const work = path.join(out, '..', `${path.basename(out)}.tsconfig.json`);
   // The template's own compiler settings, with declarations, into `out`, the store alone.
